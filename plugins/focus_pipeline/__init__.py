@@ -1,0 +1,1 @@
+"""Shared code of the FOCUS billing pipeline DAGs: configuration, staging, validation, detections."""
