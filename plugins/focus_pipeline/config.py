@@ -24,6 +24,8 @@ class Thresholds:
     new_region_min_cost: float = 0.0
     new_region_lookback_days: int = 90
     new_service_lookback_days: int = 30
+    # new_service: 'account' flags a service new to one account, 'organization' one new to all accounts.
+    new_service_scope: str = "account"
     # egress_spike: egress/compute ratio above which a day is suspicious, the factor over the
     # account's trailing median ratio, and the minimum egress cost of the day (USD).
     egress_ratio: float = 1.0

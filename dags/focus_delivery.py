@@ -1,0 +1,233 @@
+"""
+### FOCUS delivery pipeline
+
+Turns each AWS Data Exports delivery (FOCUS 1.2, Parquet) into the billing period's new current
+snapshot and the security findings it reveals, or into a quarantined delivery and an alert that
+says why. Each delivery is a full snapshot of its billing period, so promotion replaces the period
+in `focus_current` and nothing is ever double counted.
+
+Steps: wait for a manifest whose executionId is new, stage exactly its data files into an immutable
+snapshot folder, crawl, validate with Great Expectations in Athena, promote (one Glue call) or
+quarantine, run the security detections, record findings, and alert each fingerprint once per
+billing period.
+
+* **Schedule:** hourly; each run handles the oldest complete unprocessed delivery of the current
+  billing period (and of the previous one until the 15th). A quiet hour ends with the sensor skipped.
+* **Connection:** `aws_default` (set `endpoint_url` in its extra only for the local emulator).
+* **Variable:** `focus_pipeline_config` (JSON, optional): resource names and thresholds.
+* **Backfill:** `airflow backfill create --dag-id focus_delivery --from-date ... --to-date ...`;
+  backfill runs record findings but alert only when `alert_on_backfill` is true.
+* **IAM actions:** listed per task in `docs/deployment.md`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow.providers.amazon.aws.operators.athena import AthenaOperator
+from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerRunOperator
+from airflow.providers.amazon.aws.operators.sns import SnsPublishOperator
+from airflow.sdk import DAG, Asset, chain, get_current_context, task
+from airflow.timetables.trigger import CronTriggerTimetable
+
+from focus_pipeline.airflow_support import (
+    DeliveryManifestSensor,
+    alert_on_failure,
+    alerts_enabled,
+    render_config,
+    run_time,
+)
+
+DAG_ID = "focus_delivery"
+FOCUS_CURRENT = Asset("focus_current", uri="focus://focus_current")
+
+with DAG(
+    dag_id=DAG_ID,
+    doc_md=__doc__,
+    schedule=CronTriggerTimetable("0 * * * *", timezone="UTC"),
+    start_date=datetime(2024, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["focus", "finops", "security"],
+    user_defined_macros={"focus_config": render_config},
+    default_args={
+        "owner": "finops",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=2),
+        "on_failure_callback": alert_on_failure,
+    },
+) as dag:
+    # Sense: a manifest of a billing period in scope whose executionId is new and whose data files
+    # are all there. Timing out means a quiet period: the sensor is skipped, and so is the rest.
+    wait_for_delivery = DeliveryManifestSensor(
+        task_id="wait_for_delivery",
+        bucket_name="{{ focus_config().export_bucket }}",
+        bucket_key="{{ focus_config().export_root }}/metadata/*/*-Manifest.json",
+        aws_conn_id="{{ focus_config().aws_conn_id }}",
+        poke_interval=300,
+        timeout=55 * 60,
+        mode="reschedule",
+    )
+
+    @task
+    def select_delivery() -> dict[str, Any]:
+        """Pick the oldest complete delivery that no run has handled yet."""
+        from airflow.exceptions import AirflowSkipException
+
+        from focus_pipeline import pipeline
+
+        config = render_config()
+        readiness = pipeline.scan_for_deliveries(config, run_time(get_current_context()))
+        if not readiness.ready:
+            raise AirflowSkipException("No new delivery.")
+        return readiness.ready[0].to_dict()
+
+    @task
+    def stage_delivery(manifest: dict[str, Any]) -> dict[str, Any]:
+        from focus_pipeline import pipeline
+        from focus_pipeline.exports import Manifest
+
+        return pipeline.stage(render_config(), Manifest.from_dict(manifest))
+
+    # The crawler is defined in Terraform; this task only starts it, or waits for a crawl that its
+    # own schedule already started, and never changes its configuration.
+    crawl_snapshots = GlueCrawlerRunOperator(
+        task_id="crawl_snapshots",
+        crawler_name="{{ focus_config().crawler_name }}",
+        aws_conn_id="{{ focus_config().aws_conn_id }}",
+        fail_on_already_running=False,
+        wait_for_completion=True,
+        poll_interval=5,
+    )
+
+    @task
+    def validate_snapshot(staged: dict[str, Any]) -> dict[str, Any]:
+        from focus_pipeline import pipeline
+
+        return pipeline.validate(render_config(), staged)
+
+    @task(outlets=[FOCUS_CURRENT])
+    def promote_snapshot(staged: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
+        from airflow.exceptions import AirflowSkipException
+
+        from focus_pipeline import pipeline
+
+        if not report["success"]:
+            raise AirflowSkipException(f"Validation {report['outcome']}: not promoted.")
+        return pipeline.promote(render_config(), staged, report)
+
+    @task
+    def quarantine_delivery(staged: dict[str, Any], report: dict[str, Any]) -> list[dict[str, Any]]:
+        """Return the delivery alerts: quarantine or hold-back, or drift on a promoted delivery."""
+        from focus_pipeline import pipeline
+
+        config = render_config()
+        if not report["success"]:
+            return [pipeline.quarantine(config, staged, report)]
+        drift = pipeline.drift_alert(config, staged, report)
+        return [drift] if drift else []
+
+    @task(trigger_rule="none_failed")
+    def plan_security_detections(staged: dict[str, Any], report: dict[str, Any]) -> list[dict[str, Any]]:
+        from focus_pipeline import pipeline
+        from focus_pipeline.detections import period_start
+
+        if not report["success"]:
+            return []
+        period = staged["manifest"]["billing_period"]
+        month_end = period_start(period) + timedelta(days=32)
+        as_of = month_end.replace(day=1)
+        return pipeline.plan_detections(
+            render_config(), workload="security", billing_periods=[period], as_of=as_of
+        )
+
+    @task
+    def list_security_queries(plan: list[dict[str, Any]]) -> list[dict[str, str]]:
+        return [{"query": entry["query"]} for entry in plan if "query" in entry]
+
+    @task(trigger_rule="none_failed")
+    def record_findings(
+        staged: dict[str, Any], plan: list[dict[str, Any]], query_execution_ids: list[str] | None
+    ) -> dict[str, Any]:
+        from focus_pipeline import pipeline
+
+        manifest = staged["manifest"]
+        return pipeline.collect_findings(
+            render_config(),
+            plan=plan,
+            query_execution_ids=list(query_execution_ids or []),
+            run_key=manifest["delivery_id"],
+            execution_id=manifest["execution_id"],
+        )
+
+    @task(trigger_rule="none_failed")
+    def prepare_notifications(
+        staged: dict[str, Any], recorded: dict[str, Any] | None, delivery_alerts: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        from focus_pipeline import pipeline
+
+        config = render_config()
+        manifest = staged["manifest"]
+        return pipeline.prepare_alerts(
+            config,
+            recorded=(recorded or {}).get("findings", []),
+            delivery_alerts=delivery_alerts,
+            alerts_enabled=alerts_enabled(get_current_context(), config),
+            context_line=f"Delivery {manifest['execution_id']} of {manifest['billing_period']}.",
+        )
+
+    @task
+    def list_publish_requests(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from focus_pipeline import pipeline
+
+        return pipeline.publish_kwargs(requests)
+
+    @task(trigger_rule="none_failed")
+    def record_alerted(requests: list[dict[str, Any]], responses: list[Any] | None) -> int:
+        from focus_pipeline import pipeline
+
+        return pipeline.record_alerts(render_config(), requests, list(responses or []))
+
+    @task(trigger_rule="none_failed", on_failure_callback=None)
+    def finish_delivery(report: dict[str, Any]) -> str:
+        """End the run failed when the delivery was quarantined or held back, after its alert went out."""
+        from airflow.exceptions import AirflowFailException
+
+        if not report["success"]:
+            raise AirflowFailException(
+                f"Delivery {report['execution_id']} of {report['billing_period']} was not promoted "
+                f"({report['outcome']}); see {report.get('result_uri')}."
+            )
+        return report["outcome"]
+
+    manifest = select_delivery()
+    staged = stage_delivery(manifest)
+    report = validate_snapshot(staged)
+    promoted = promote_snapshot(staged, report)
+    delivery_alerts = quarantine_delivery(staged, report)
+    plan = plan_security_detections(staged, report)
+
+    # One AthenaOperator per security detection; record_findings reads their results.
+    run_security_detections = AthenaOperator.partial(
+        task_id="run_security_detections",
+        database="{{ focus_config().database }}",
+        workgroup="{{ focus_config().workgroup }}",
+        output_location="{{ focus_config().athena_output }}",
+        aws_conn_id="{{ focus_config().aws_conn_id }}",
+        sleep_time=1,
+    ).expand_kwargs(list_security_queries(plan))
+    recorded = record_findings(staged, plan, run_security_detections.output)
+    requests = prepare_notifications(staged, recorded, delivery_alerts)
+
+    publish_alerts = SnsPublishOperator.partial(
+        task_id="publish_alerts",
+        target_arn="{{ focus_config().topic_arn }}",
+        aws_conn_id="{{ focus_config().aws_conn_id }}",
+    ).expand_kwargs(list_publish_requests(requests))
+    alerted = record_alerted(requests, publish_alerts.output)
+
+    chain(wait_for_delivery, manifest)
+    chain(staged, crawl_snapshots, report)
+    chain(promoted, plan)
+    chain(alerted, finish_delivery(report))

@@ -1,0 +1,523 @@
+"""Run Athena statements on DuckDB over the Glue catalog and S3 objects held by moto.
+
+SELECT statements are translated with ``focus_emulator.sql``; each Glue table the statement
+names becomes a DuckDB view over local copies of its Parquet (or JSON lines) objects, with
+partition pruning on the WHERE clause. The DDL the pipeline sends is applied to moto's Glue.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import sqlglot
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.glue.exceptions import EntityNotFoundException, PartitionAlreadyExistsException
+from moto.glue.models import FakeTable, glue_backends
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+from focus_emulator import store
+from focus_emulator.sql import SESSION_SETUP, TranslationError, translate_trino_to_duckdb
+from focus_emulator.types import athena_type_from_arrow, duckdb_type_from_glue
+
+log = logging.getLogger(__name__)
+
+PATH_COLUMN = "$path"
+
+
+class QueryFailed(Exception):  # noqa: N818 - named after Athena's FAILED state
+    """A statement failed; the message is the StateChangeReason Athena would report."""
+
+
+@dataclass
+class QueryOutput:
+    columns: list[tuple[str, str]] = field(default_factory=list)
+    rows: list[list[str | None]] = field(default_factory=list)
+    bytes_scanned: int = 0
+    statement_type: str = "DML"
+    has_header: bool = True
+
+
+@dataclass
+class _TableRead:
+    database: str
+    name: str
+    columns: dict[str, str]
+    partition_keys: list[str]
+    view_sql: str
+    bytes_scanned: int
+
+
+class Engine:
+    """Execute Athena SQL against moto's Glue and S3 for one account and region."""
+
+    def __init__(self, cache_dir: Path, account_id: str = DEFAULT_ACCOUNT_ID, region: str = "us-east-1"):
+        self.cache = store.FileCache(cache_dir)
+        self.account_id = account_id
+        self.region = region
+
+    @property
+    def glue(self):  # noqa: ANN201 - moto's GlueBackend
+        return glue_backends[self.account_id][self.region]
+
+    def execute(self, query: str, database: str | None, output_location: str | None = None) -> QueryOutput:
+        """Run one statement and return its result, raising QueryFailed with Athena's reason."""
+        text = query.strip().rstrip(";").strip()
+        keyword = text.split(None, 1)[0].upper() if text else ""
+        if keyword == "MSCK":
+            return self._msck_repair(text, database)
+        if keyword == "SHOW" and re.match(r"(?is)^SHOW\s+PARTITIONS\s", text):
+            return self._show_partitions(text, database)
+        if keyword in ("DESCRIBE", "DESC"):
+            return self._describe(text, database)
+        if keyword == "ALTER":
+            return self._alter_table(text, database)
+        if (
+            keyword == "CREATE"
+            and re.match(r"(?is)^CREATE\s+(EXTERNAL\s+)?TABLE\s", text)
+            and not re.search(r"(?is)\bAS\s+(SELECT|WITH)\b", text)
+        ):
+            return self._create_external_table(text, database)
+        if keyword == "UNLOAD":
+            return self._unload(text, database)
+        return self._select(text, database)
+
+    # ---- catalog helpers -----------------------------------------------------------------------
+
+    def _table(self, name: str, database: str | None) -> FakeTable:
+        db_name, _, table_name = name.strip('`"').rpartition(".")
+        db_name = (db_name or database or "default").strip('`"').lower()
+        table_name = table_name.strip('`"').lower()
+        try:
+            return self.glue.get_table(db_name, table_name)
+        except EntityNotFoundException as err:
+            raise QueryFailed(
+                f"TABLE_NOT_FOUND: Table 'awsdatacatalog.{db_name}.{table_name}' does not exist"
+            ) from err
+
+    @staticmethod
+    def _partition_spec(spec: str) -> dict[str, str]:
+        pairs = re.findall(r"""(\w+)\s*=\s*(?:'([^']*)'|"([^"]*)"|([^,\s)]+))""", spec)
+        return {key.lower(): a or b or c for key, a, b, c in pairs}
+
+    def _add_partition(self, table: FakeTable, values: dict[str, str], location: str | None) -> None:
+        info = table.as_dict()
+        keys = [key["Name"] for key in info.get("PartitionKeys", [])]
+        missing = [key for key in keys if key not in values]
+        if missing:
+            raise QueryFailed(f"INVALID_PARTITION_VALUE: Missing partition values for {', '.join(missing)}")
+        ordered = [values[key] for key in keys]
+        descriptor = dict(info["StorageDescriptor"])
+        base = descriptor.get("Location", "").rstrip("/")
+        descriptor["Location"] = location or (
+            base + "/" + "/".join(f"{key}={values[key]}" for key in keys) + "/"
+        )
+        try:
+            table.create_partition({"Values": ordered, "StorageDescriptor": descriptor})
+        except PartitionAlreadyExistsException:
+            pass
+
+    # ---- DDL ------------------------------------------------------------------------------------
+
+    def _msck_repair(self, text: str, database: str | None) -> QueryOutput:
+        match = re.match(r"(?is)^MSCK\s+REPAIR\s+TABLE\s+([\w.`\"]+)", text)
+        if not match:
+            raise QueryFailed(f"SYNTAX_ERROR: Unsupported MSCK statement: {text[:80]}")
+        table = self._table(match.group(1), database)
+        info = table.as_dict()
+        keys = [key["Name"] for key in info.get("PartitionKeys", [])]
+        bucket, prefix = store.split_s3_uri(info["StorageDescriptor"]["Location"].rstrip("/") + "/")
+        found: dict[str, dict[str, str]] = {}
+        for obj in store.list_objects(bucket, prefix, self.account_id):
+            folders = obj.key[len(prefix) :].split("/")[:-1]
+            values = dict(folder.split("=", 1) for folder in folders[: len(keys)] if "=" in folder)
+            if keys and set(values) == set(keys):
+                found[str([values[k] for k in keys])] = values
+        for values in found.values():
+            self._add_partition(table, values, None)
+        return QueryOutput(statement_type="DDL", has_header=False)
+
+    def _show_partitions(self, text: str, database: str | None) -> QueryOutput:
+        name = text.split()[2]
+        table = self._table(name, database)
+        keys = [key["Name"] for key in table.as_dict().get("PartitionKeys", [])]
+        rows = []
+        for partition in table.partitions.values():
+            rows.append(["/".join(f"{k}={v}" for k, v in zip(keys, partition.values, strict=False))])
+        return QueryOutput([("partition", "varchar")], sorted(rows), statement_type="DDL", has_header=False)
+
+    def _describe(self, text: str, database: str | None) -> QueryOutput:
+        parts = text.split()
+        name = parts[2] if len(parts) > 2 and parts[1].upper() in ("FORMATTED", "EXTENDED") else parts[1]
+        info = self._table(name, database).as_dict()
+        rows = [[f"{c['Name']}\t{c['Type']}"] for c in info["StorageDescriptor"]["Columns"]]
+        rows += [[f"{c['Name']}\t{c['Type']}"] for c in info.get("PartitionKeys", [])]
+        return QueryOutput([("col_name", "varchar")], rows, statement_type="DDL", has_header=False)
+
+    def _alter_table(self, text: str, database: str | None) -> QueryOutput:
+        match = re.match(r"(?is)^ALTER\s+TABLE\s+([\w.`\"]+)\s+(.*)$", text)
+        if not match:
+            raise QueryFailed(f"SYNTAX_ERROR: Unsupported ALTER statement: {text[:80]}")
+        table = self._table(match.group(1), database)
+        rest = match.group(2)
+        if re.match(r"(?is)^ADD\s", rest):
+            specs = re.findall(r"(?is)PARTITION\s*\(([^)]*)\)(?:\s*LOCATION\s*'([^']*)')?", rest)
+            for spec, location in specs:
+                self._add_partition(table, self._partition_spec(spec), location or None)
+        elif set_location := re.match(r"(?is)^SET\s+LOCATION\s+'([^']*)'", rest):
+            info = table.as_dict()
+            table_input = {
+                k: v
+                for k, v in info.items()
+                if k not in ("DatabaseName", "CreateTime", "UpdateTime", "VersionId", "CatalogId")
+            }
+            table_input["StorageDescriptor"] = {
+                **info["StorageDescriptor"],
+                "Location": set_location.group(1),
+            }
+            table.update(table_input)
+        elif part := re.match(r"(?is)^PARTITION\s*\(([^)]*)\)\s*SET\s+LOCATION\s+'([^']*)'", rest):
+            values = self._partition_spec(part.group(1))
+            keys = [key["Name"] for key in table.as_dict().get("PartitionKeys", [])]
+            ordered = [values.get(key) for key in keys]
+            found = table.partitions.get(str(ordered))
+            if found is None:
+                raise QueryFailed(f"HIVE_METASTORE_ERROR: Partition {ordered} not found")
+            partition_input = dict(found.partition_input)
+            partition_input["StorageDescriptor"] = {
+                **partition_input["StorageDescriptor"],
+                "Location": part.group(2),
+            }
+            table.update_partition(ordered, partition_input)
+        elif re.match(r"(?is)^DROP\s", rest):
+            specs = re.findall(r"(?is)PARTITION\s*\(([^)]*)\)", rest)
+            keys = [key["Name"] for key in table.as_dict().get("PartitionKeys", [])]
+            for spec in specs:
+                values = self._partition_spec(spec)
+                table.partitions.pop(str([values.get(key) for key in keys]), None)
+        else:
+            raise QueryFailed(f"NOT_SUPPORTED: ALTER TABLE form not supported by the emulator: {rest[:80]}")
+        return QueryOutput(statement_type="DDL", has_header=False)
+
+    def _create_external_table(self, text: str, database: str | None) -> QueryOutput:
+        header = re.match(
+            r"(?is)^CREATE\s+(?:EXTERNAL\s+)?TABLE\s+(IF\s+NOT\s+EXISTS\s+)?([\w.`\"]+)\s*\((.*?)\)\s*"
+            r"(?:PARTITIONED\s+BY\s*\((.*?)\)\s*)?(.*)$",
+            text,
+        )
+        if not header:
+            raise QueryFailed(f"SYNTAX_ERROR: Unsupported CREATE TABLE statement: {text[:80]}")
+        if_not_exists, name, columns_text, partition_text, tail = header.groups()
+        db_name, _, table_name = name.replace("`", "").replace('"', "").rpartition(".")
+        db_name = (db_name or database or "default").lower()
+        table_name = table_name.lower()
+        glue_db = self.glue.get_database(db_name)
+        if table_name in glue_db.tables:
+            if if_not_exists:
+                return QueryOutput(statement_type="DDL", has_header=False)
+            raise QueryFailed(f"ALREADY_EXISTS: Table {db_name}.{table_name} already exists")
+        location = re.search(r"(?is)LOCATION\s+'([^']*)'", tail)
+        json_serde = "JsonSerDe" in tail or "json" in tail.lower().split("stored as")[-1][:20]
+        descriptor = {
+            "Columns": _column_list(columns_text),
+            "Location": location.group(1) if location else "",
+            "SerdeInfo": {
+                "SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"
+                if json_serde
+                else "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+            },
+        }
+        table_input = {
+            "Name": table_name,
+            "TableType": "EXTERNAL_TABLE",
+            "StorageDescriptor": descriptor,
+            "PartitionKeys": _column_list(partition_text) if partition_text else [],
+            "Parameters": {"classification": "json" if json_serde else "parquet"},
+        }
+        self.glue.create_table(db_name, table_name, table_input)
+        return QueryOutput(statement_type="DDL", has_header=False)
+
+    def _unload(self, text: str, database: str | None) -> QueryOutput:
+        match = re.match(r"(?is)^UNLOAD\s*\((.*)\)\s*TO\s*'([^']*)'\s*(?:WITH\s*\((.*)\))?\s*$", text)
+        if not match:
+            raise QueryFailed(f"SYNTAX_ERROR: Unsupported UNLOAD statement: {text[:80]}")
+        inner, target, options = match.groups()
+        fmt = re.search(r"(?is)format\s*=\s*'(\w+)'", options or "")
+        if fmt and fmt.group(1).upper() != "PARQUET":
+            raise QueryFailed(f"NOT_SUPPORTED: UNLOAD format {fmt.group(1)} is not supported by the emulator")
+        table, scanned = self._run_select(inner, database)
+        bucket, prefix = store.split_s3_uri(target.rstrip("/") + "/")
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink)
+        store.put_object(bucket, f"{prefix}unload_0.parquet", sink.getvalue().to_pybytes(), self.account_id)
+        return QueryOutput(bytes_scanned=scanned, statement_type="DML", has_header=False)
+
+    # ---- SELECT ---------------------------------------------------------------------------------
+
+    def _select(self, text: str, database: str | None) -> QueryOutput:
+        table, scanned = self._run_select(text, database)
+        columns = [
+            (name, athena_type_from_arrow(table.schema.field(name).type)) for name in table.column_names
+        ]
+        pylists = [column.to_pylist() for column in table.columns]
+        is_map = [pa.types.is_map(column.type) for column in table.columns]
+        rows = [
+            [format_value(column[i], as_map) for column, as_map in zip(pylists, is_map, strict=True)]
+            for i in range(table.num_rows)
+        ]
+        return QueryOutput(columns, rows, scanned)
+
+    def _run_select(self, text: str, database: str | None) -> tuple[pa.Table, int]:
+        try:
+            tree = sqlglot.parse_one(text, read="trino")
+        except SqlglotError as err:
+            raise QueryFailed(f"SYNTAX_ERROR: {err}") from err
+        if not isinstance(tree, exp.Query):
+            raise QueryFailed(f"NOT_SUPPORTED: Statement not supported by the emulator: {text[:80]}")
+        cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+        referenced = {column.name.lower() for column in tree.find_all(exp.Column)}
+        star = any(True for _ in tree.find_all(exp.Star))
+        reads: dict[tuple[str, str], _TableRead] = {}
+        for table_node in list(tree.find_all(exp.Table)):
+            if not table_node.name or (not table_node.db and table_node.name.lower() in cte_names):
+                continue
+            db_name = (table_node.db or database or "default").lower()
+            key = (db_name, table_node.name.lower())
+            table_node.set("db", exp.to_identifier(db_name))
+            table_node.set("catalog", None)
+            if key not in reads:
+                reads[key] = self._prepare_table(key, table_node, referenced, star)
+            else:
+                # A second reference may need partitions the first one pruned away.
+                reads[key] = self._prepare_table(key, None, referenced, star)
+        schema: dict[str, dict[str, dict[str, str]]] = {}
+        for (db_name, name), read in reads.items():
+            schema.setdefault(db_name, {})[name] = {
+                **read.columns,
+                **{key: "string" for key in read.partition_keys},
+                PATH_COLUMN: "string",
+            }
+        try:
+            duck_sql = translate_trino_to_duckdb(tree.sql(dialect="trino"), schema)
+        except TranslationError as err:
+            raise QueryFailed(str(err)) from err
+        con = duckdb.connect()
+        try:
+            for statement in SESSION_SETUP:
+                con.execute(statement)
+            for (db_name, name), read in reads.items():
+                con.execute(f'CREATE SCHEMA IF NOT EXISTS "{db_name}"')
+                con.execute(f'CREATE VIEW "{db_name}"."{name}" AS {read.view_sql}')
+            result = con.sql(duck_sql).to_arrow_table()
+        except duckdb.Error as err:
+            raise QueryFailed(athena_reason(err)) from err
+        finally:
+            con.close()
+        return result, sum(read.bytes_scanned for read in reads.values())
+
+    def _prepare_table(
+        self, key: tuple[str, str], node: exp.Table | None, referenced: set[str], star: bool
+    ) -> _TableRead:
+        db_name, name = key
+        table = self._table(f"{db_name}.{name}", None)
+        info = table.as_dict()
+        descriptor = info["StorageDescriptor"]
+        columns = {c["Name"].lower(): c["Type"] for c in descriptor["Columns"]}
+        partition_keys = [c["Name"].lower() for c in info.get("PartitionKeys", [])]
+        is_json = "json" in descriptor.get("SerdeInfo", {}).get("SerializationLibrary", "").lower()
+        if partition_keys:
+            locations = []
+            for partition in table.partitions.values():
+                values = dict(zip(partition_keys, partition.values, strict=False))
+                locations.append((values, partition.partition_input["StorageDescriptor"]["Location"]))
+            if node is not None:
+                locations = self._prune(locations, partition_keys, node)
+        else:
+            locations = [({}, descriptor["Location"])]
+        wanted = set(columns) if star else referenced & set(columns)
+        selects, scanned = [], 0
+        for values, location in locations:
+            bucket, prefix = store.split_s3_uri(location.rstrip("/") + "/")
+            for obj in store.list_objects(bucket, prefix, self.account_id):
+                relative = obj.key[len(prefix) :]
+                if obj.size == 0 or any(part.startswith(("_", ".")) for part in relative.split("/")):
+                    continue
+                path = self.cache.local_path(obj, self.account_id)
+                if is_json:
+                    present = set(columns)
+                    source = f"read_json_auto('{path}', format='newline_delimited')"
+                    scanned += obj.size
+                else:
+                    try:
+                        metadata = pq.read_metadata(path)
+                    except (OSError, pa.ArrowInvalid) as err:
+                        raise QueryFailed(
+                            f"HIVE_CANNOT_OPEN_SPLIT: Error opening Hive split {obj.uri}: {err}"
+                        ) from err
+                    present = {name.lower() for name in metadata.schema.to_arrow_schema().names}
+                    scanned += scanned_bytes(metadata, wanted)
+                    source = f"read_parquet('{path}')"
+                with_path = PATH_COLUMN in referenced
+                selects.append(
+                    _file_select(source, columns, present, partition_keys, values, obj.uri, with_path)
+                )
+        if not selects:
+            empty = [f'CAST(NULL AS {duckdb_type_from_glue(t)}) AS "{c}"' for c, t in columns.items()]
+            empty += [f'CAST(NULL AS VARCHAR) AS "{k}"' for k in partition_keys]
+            if PATH_COLUMN in referenced:
+                empty.append(f'CAST(NULL AS VARCHAR) AS "{PATH_COLUMN}"')
+            selects.append(f"SELECT {', '.join(empty)} WHERE false")
+        view_sql = " UNION ALL ".join(selects)
+        return _TableRead(db_name, name, columns, partition_keys, view_sql, scanned)
+
+    @staticmethod
+    def _prune(
+        locations: list[tuple[dict[str, str], str]], partition_keys: list[str], node: exp.Table
+    ) -> list[tuple[dict[str, str], str]]:
+        """Keep the partitions whose key values satisfy the WHERE conjuncts on partition keys only."""
+        select = node.find_ancestor(exp.Select)
+        where = select.args.get("where") if select is not None else None
+        if where is None or not locations:
+            return locations
+        alias = node.alias_or_name.lower()
+        conjuncts = []
+        for conjunct in where.this.flatten() if isinstance(where.this, exp.And) else [where.this]:
+            columns = list(conjunct.find_all(exp.Column))
+            if not columns or conjunct.find(exp.Subquery, exp.Select):
+                continue
+            if all(
+                c.name.lower() in partition_keys and (not c.table or c.table.lower() == alias)
+                for c in columns
+            ):
+                stripped = conjunct.copy()
+                for column in stripped.find_all(exp.Column):
+                    column.set("table", None)
+                conjuncts.append(stripped)
+        if not conjuncts:
+            return locations
+        condition = exp.and_(*conjuncts).sql(dialect="trino")
+        try:
+            duck_condition = translate_trino_to_duckdb(f"SELECT * FROM p WHERE {condition}")
+            con = duckdb.connect()
+            rows = [
+                [str(i)] + [values.get(k) for k in partition_keys] for i, (values, _) in enumerate(locations)
+            ]
+            columns_sql = ", ".join(f'"{k}" VARCHAR' for k in ["__i", *partition_keys])
+            con.execute(f"CREATE TABLE p ({columns_sql})")
+            con.executemany(f"INSERT INTO p VALUES ({', '.join('?' for _ in rows[0])})", rows)
+            kept = {int(row[0]) for row in con.execute(duck_condition).fetchall()}
+            con.close()
+        except (duckdb.Error, TranslationError) as err:
+            log.debug("Partition pruning skipped for %s: %s", condition, err)
+            return locations
+        return [location for i, location in enumerate(locations) if i in kept]
+
+
+def _file_select(
+    source: str,
+    columns: dict[str, str],
+    present: set[str],
+    partition_keys: list[str],
+    values: dict[str, str],
+    uri: str,
+    with_path: bool,
+) -> str:
+    parts = []
+    for column, kind in columns.items():
+        duck_type = duckdb_type_from_glue(kind)
+        if column in present:
+            parts.append(f'CAST("{column}" AS {duck_type}) AS "{column}"')
+        else:
+            parts.append(f'CAST(NULL AS {duck_type}) AS "{column}"')
+    for key in partition_keys:
+        parts.append(f'{_quote(values.get(key))} AS "{key}"')
+    if with_path:
+        parts.append(f'{_quote(uri)} AS "{PATH_COLUMN}"')
+    return f"SELECT {', '.join(parts)} FROM {source}"
+
+
+def _quote(value: str | None) -> str:
+    if value is None:
+        return "CAST(NULL AS VARCHAR)"
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _column_list(text: str) -> list[dict[str, str]]:
+    from focus_emulator.types import _split_top_level
+
+    columns = []
+    for item in _split_top_level(text):
+        item = re.sub(r"(?is)\s+COMMENT\s+'.*$", "", item.strip())
+        if not item:
+            continue
+        name, _, kind = item.partition(" ")
+        columns.append({"Name": name.strip('`"').lower(), "Type": kind.strip().lower()})
+    return columns
+
+
+def scanned_bytes(metadata: pq.FileMetaData, columns: set[str]) -> int:
+    """Sum the compressed sizes of the column chunks of the given top-level columns."""
+    total = 0
+    for group_index in range(metadata.num_row_groups):
+        group = metadata.row_group(group_index)
+        for column_index in range(group.num_columns):
+            chunk = group.column(column_index)
+            if chunk.path_in_schema.split(".")[0].lower() in columns:
+                total += chunk.total_compressed_size
+    return total
+
+
+def format_value(value: Any, is_map: bool = False) -> str | None:
+    """Render a value as Athena's GetQueryResults does (every value is text; NULL is absent).
+
+    Arrow returns a map as a list of (key, value) tuples, so ``is_map`` tells an empty map from
+    an empty array.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None).isoformat(sep=" ", timespec="milliseconds")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal | int | float):
+        return str(value)
+    if is_map and isinstance(value, list):
+        return "{" + ", ".join(f"{k}={format_value(v)}" for k, v in value) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(str(format_value(item)) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={format_value(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def athena_reason(err: duckdb.Error) -> str:
+    """Map a DuckDB error to the error code and message style Athena reports."""
+    message = re.sub(r"\x1b\[[0-9;]*m", "", str(err)).strip().splitlines()[0]
+    if isinstance(err, duckdb.ParserException):
+        return f"SYNTAX_ERROR: {message}"
+    if isinstance(err, duckdb.BinderException):
+        if "not found" in message.lower() and "column" in message.lower():
+            return f"COLUMN_NOT_FOUND: {message}"
+        if "function" in message.lower():
+            return f"FUNCTION_NOT_FOUND: {message}"
+        return f"SYNTAX_ERROR: {message}"
+    if isinstance(err, duckdb.CatalogException):
+        return f"TABLE_NOT_FOUND: {message}"
+    if isinstance(err, duckdb.ConversionException):
+        return f"INVALID_CAST_ARGUMENT: {message}"
+    if isinstance(err, duckdb.OutOfRangeException):
+        return f"NUMERIC_VALUE_OUT_OF_RANGE: {message}"
+    if isinstance(err, duckdb.InvalidInputException) and "division by zero" in message.lower():
+        return f"DIVISION_BY_ZERO: {message}"
+    return f"GENERIC_INTERNAL_ERROR: {message}"

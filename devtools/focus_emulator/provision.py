@@ -1,0 +1,201 @@
+"""Create in the emulator what Terraform creates in production, with the names of PipelineConfig."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from focus_pipeline.config import PipelineConfig
+from focus_pipeline.focus_schema import AWS_FOCUS_1_2_COLUMNS, CURRENT_PARTITION_KEYS
+
+log = logging.getLogger(__name__)
+
+SUBSCRIBER_QUEUE = "focus-alerts-subscriber"
+CRAWLER_ROLE = "arn:aws:iam::123456789012:role/focus-crawler"
+CRAWLER_EXCLUSIONS = ["**/_*", "**/*.json", "**/*.tmp"]
+PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+JSON_SERDE = "org.openx.data.jsonserde.JsonSerDe"
+FINDINGS_COLUMNS: dict[str, str] = {
+    "detection_id": "string",
+    "fingerprint": "string",
+    "severity": "string",
+    "workload": "string",
+    "billing_period": "string",
+    "sub_account_id": "string",
+    "region_id": "string",
+    "service_code": "string",
+    "resource_id": "string",
+    "commitment_discount_id": "string",
+    "first_seen": "string",
+    "amount": "double",
+    "evidence": "string",
+    "status": "string",
+    "execution_id": "string",
+    "recorded_at": "string",
+}
+
+
+def _client(service: str, endpoint_url: str, region: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def _ignore_exists(call: Any, *codes: str, **kwargs: Any) -> None:
+    try:
+        call(**kwargs)
+    except ClientError as err:
+        if err.response["Error"]["Code"] not in codes:
+            raise
+
+
+def _table_input(name: str, columns: dict[str, str], location: str, serde: str, partition: str) -> dict:
+    parquet = serde == PARQUET_SERDE
+    return {
+        "Name": name,
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": {"classification": "parquet" if parquet else "json", "EXTERNAL": "TRUE"},
+        "PartitionKeys": [{"Name": partition, "Type": "string"}],
+        "StorageDescriptor": {
+            "Columns": [{"Name": column, "Type": kind} for column, kind in columns.items()],
+            "Location": location,
+            "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+            if parquet
+            else "org.apache.hadoop.mapred.TextInputFormat",
+            "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+            if parquet
+            else "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+            "SerdeInfo": {"SerializationLibrary": serde},
+        },
+    }
+
+
+def provision(endpoint_url: str, config: PipelineConfig | None = None) -> dict:
+    """Create buckets, Glue database, crawler and tables, Athena workgroup, SNS topic and SQS subscriber.
+
+    Safe to call again: resources that exist are left as they are. Returns the names created
+    and the subscriber queue URL.
+    """
+    config = config or PipelineConfig()
+    region = config.region_name
+    s3 = _client("s3", endpoint_url, region)
+    glue = _client("glue", endpoint_url, region)
+    athena = _client("athena", endpoint_url, region)
+    sns = _client("sns", endpoint_url, region)
+    sqs = _client("sqs", endpoint_url, region)
+
+    for bucket in (config.export_bucket, config.bucket):
+        _ignore_exists(s3.create_bucket, "BucketAlreadyOwnedByYou", "BucketAlreadyExists", Bucket=bucket)
+
+    _ignore_exists(glue.create_database, "AlreadyExistsException", DatabaseInput={"Name": config.database})
+    snapshots_path = f"s3://{config.bucket}/{config.snapshots_prefix.strip('/')}/"
+    folder = config.snapshots_prefix.strip("/").rsplit("/", 1)[-1]
+    # Glue names the crawled table <TablePrefix><last folder of the target path>.
+    table_prefix = config.snapshots_table[: -len(folder)] if config.snapshots_table.endswith(folder) else ""
+    if not config.snapshots_table.endswith(folder):
+        log.warning(
+            "Table %s does not end with the folder name %s; the crawler will create %s instead",
+            config.snapshots_table,
+            folder,
+            folder,
+        )
+    crawler_configuration = {
+        "Version": 1.0,
+        "Grouping": {"TableGroupingPolicy": "CombineCompatibleSchemas"},
+        "CrawlerOutput": {"Partitions": {"AddOrUpdateBehavior": "InheritFromTable"}},
+    }
+    _ignore_exists(
+        glue.create_crawler,
+        "AlreadyExistsException",
+        Name=config.crawler_name,
+        Role=CRAWLER_ROLE,
+        DatabaseName=config.database,
+        TablePrefix=table_prefix,
+        Targets={"S3Targets": [{"Path": snapshots_path, "Exclusions": CRAWLER_EXCLUSIONS}]},
+        SchemaChangePolicy={
+            "UpdateBehavior": "UPDATE_IN_DATABASE",
+            "DeleteBehavior": "DEPRECATE_IN_DATABASE",
+        },
+        Configuration=json.dumps(crawler_configuration),
+    )
+
+    current_columns = {name.lower(): kind for name, kind in AWS_FOCUS_1_2_COLUMNS.items()}
+    _ignore_exists(
+        glue.create_table,
+        "AlreadyExistsException",
+        DatabaseName=config.database,
+        TableInput=_table_input(
+            config.current_table,
+            current_columns,
+            f"s3://{config.bucket}/focus/current/",
+            PARQUET_SERDE,
+            CURRENT_PARTITION_KEYS[0],
+        ),
+    )
+    _ignore_exists(
+        glue.create_table,
+        "AlreadyExistsException",
+        DatabaseName=config.database,
+        TableInput=_table_input(
+            config.findings_table,
+            FINDINGS_COLUMNS,
+            f"s3://{config.bucket}/{config.findings_prefix.strip('/')}/",
+            JSON_SERDE,
+            "period",
+        ),
+    )
+
+    workgroup_configuration = {
+        "ResultConfiguration": {"OutputLocation": config.athena_output},
+        "EnforceWorkGroupConfiguration": True,
+        "PublishCloudWatchMetricsEnabled": False,
+    }
+    existing = [wg["Name"] for wg in athena.list_work_groups()["WorkGroups"]]
+    if config.workgroup not in existing:
+        athena.create_work_group(Name=config.workgroup, Configuration=workgroup_configuration)
+
+    topic_name = config.topic_arn.rsplit(":", 1)[-1]
+    attributes = (
+        {"FifoTopic": "true", "ContentBasedDeduplication": "false"} if topic_name.endswith(".fifo") else {}
+    )
+    topic_arn = sns.create_topic(Name=topic_name, Attributes=attributes)["TopicArn"]
+    queue_name = SUBSCRIBER_QUEUE + (".fifo" if topic_name.endswith(".fifo") else "")
+    queue_attributes = {"FifoQueue": "true"} if queue_name.endswith(".fifo") else {}
+    queue_url = sqs.create_queue(QueueName=queue_name, Attributes=queue_attributes)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    subscribed = {
+        sub["Endpoint"] for sub in sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
+    }
+    if queue_arn not in subscribed:
+        sns.subscribe(
+            TopicArn=topic_arn,
+            Protocol="sqs",
+            Endpoint=queue_arn,
+            Attributes={"RawMessageDelivery": "false"},
+        )
+    log.info("Provisioned the pipeline resources at %s", endpoint_url)
+    return {
+        "export_bucket": config.export_bucket,
+        "bucket": config.bucket,
+        "database": config.database,
+        "crawler": config.crawler_name,
+        "crawler_path": snapshots_path,
+        "snapshots_table": config.snapshots_table,
+        "current_table": config.current_table,
+        "findings_table": config.findings_table,
+        "workgroup": config.workgroup,
+        "athena_output": config.athena_output,
+        "topic_arn": topic_arn,
+        "queue_url": queue_url,
+        "queue_arn": queue_arn,
+    }

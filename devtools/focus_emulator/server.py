@@ -1,0 +1,76 @@
+"""The local AWS: moto's server on 127.0.0.1 with crawling Glue crawlers and executing Athena."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+
+from moto.server import ThreadedMotoServer
+
+from focus_emulator import athena, crawler
+from focus_emulator.engine import Engine
+
+log = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+
+
+class Emulator:
+    """Run moto's ThreadedMotoServer in this process with the Glue and Athena extensions installed.
+
+    Use as a context manager or call start()/stop(). ``port=None`` picks a free port.
+    """
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or 0
+        self.endpoint_url = ""
+        self._server: ThreadedMotoServer | None = None
+        self._cache_dir: Path | None = None
+
+    def start(self) -> Emulator:
+        if self._server is not None:
+            return self
+        # werkzeug logs every request at INFO; keep the emulator's own start and stop lines readable.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self._cache_dir = Path(tempfile.mkdtemp(prefix="focus-emulator-"))
+        crawler.install()
+        athena.install(Engine(self._cache_dir / "objects"))
+        self._server = ThreadedMotoServer(ip_address=HOST, port=self.port, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.port = port
+        self.endpoint_url = f"http://{host}:{port}"
+        log.info("AWS emulator started at %s", self.endpoint_url)
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.stop()
+        self._server = None
+        if self._cache_dir is not None:
+            shutil.rmtree(self._cache_dir, ignore_errors=True)
+        log.info("AWS emulator at %s stopped", self.endpoint_url)
+
+    def reset(self) -> None:
+        """Clear every resource of every service through moto's reset API."""
+        if not self.endpoint_url:
+            raise RuntimeError("The emulator is not running; call start() before reset().")
+        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback only
+            response.read()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,133 @@
+"""Airflow glue shared by the DAGs: the delivery sensor, the failure alert, and run context helpers."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
+
+from focus_pipeline.config import PipelineConfig, load_config
+
+log = logging.getLogger(__name__)
+
+
+def render_config() -> PipelineConfig:
+    """The pipeline configuration, read when a task runs or a template renders (never at parse time)."""
+    return load_config()
+
+
+def run_time(context: Any) -> datetime:
+    """The moment a run stands for: its data interval end (or logical date), as an aware UTC datetime.
+
+    A live run gets about now; a backfill run gets its historical date, so it sees the billing
+    periods that were in scope then.
+    """
+    moment = context.get("data_interval_end") or context.get("logical_date")
+    if moment is None:
+        return datetime.now(UTC)
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def is_backfill(context: Any) -> bool:
+    dag_run = context.get("dag_run")
+    run_type = getattr(dag_run, "run_type", "")
+    return str(getattr(run_type, "value", run_type)) == "backfill"
+
+
+def alerts_enabled(context: Any, config: PipelineConfig) -> bool:
+    """Live runs alert; backfill runs alert only when ``alert_on_backfill`` or the run conf asks."""
+    if not is_backfill(context):
+        return True
+    conf = getattr(context.get("dag_run"), "conf", None) or {}
+    return bool(config.alert_on_backfill or conf.get("alert"))
+
+
+def check_for_delivery(files: list[dict[str, Any]], **context: Any) -> bool:
+    """``check_fn`` of the delivery sensor: True when a complete, unprocessed delivery exists.
+
+    ``files`` are the manifests the sensor matched (Key, Size, LastModified), the same in poke and
+    deferrable mode. Backfill runs check once and skip instead of waiting.
+    """
+    from airflow.exceptions import AirflowSkipException
+
+    from focus_pipeline import pipeline
+
+    log.info("Manifests matched: %s", ", ".join(sorted(str(item.get("Key")) for item in files)) or "none")
+    readiness = pipeline.scan_for_deliveries(render_config(), run_time(context))
+    if readiness.ready:
+        return True
+    if is_backfill(context):
+        raise AirflowSkipException("No new delivery for this backfill run.")
+    return False
+
+
+class DeliveryManifestSensor(S3KeySensor):
+    """S3KeySensor that waits for a complete delivery whose executionId has not been processed.
+
+    It matches the export's manifests with a wildcard and hands them to ``check_for_delivery``. A
+    timeout is a quiet period (the task is skipped); an access or configuration error fails the
+    task in both poke and deferrable mode, because an error must never look like a quiet day.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("wildcard_match", True)
+        kwargs.setdefault("check_fn", check_for_delivery)
+        kwargs.setdefault("metadata_keys", ["Key", "Size", "LastModified"])
+        kwargs.setdefault("soft_fail", False)
+        super().__init__(**kwargs)
+
+    def execute(self, context: Any) -> None:
+        from airflow.exceptions import AirflowSensorTimeout, AirflowSkipException
+
+        try:
+            super().execute(context)
+        except AirflowSensorTimeout as err:
+            raise AirflowSkipException(f"No new delivery within {self.timeout} seconds.") from err
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> None:
+        if event.get("status") == "error":
+            # The trigger reports access and configuration errors as events; raise them as a plain
+            # error so they fail the task instead of being read as a timeout.
+            raise PermissionError(
+                f"Checking s3://{self.bucket_name}/{self.bucket_key} failed: {event['message']}"
+            )
+        super().execute_complete(context, event)
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
+        from airflow.exceptions import AirflowSensorTimeout, AirflowSkipException
+
+        try:
+            return super().resume_execution(next_method, next_kwargs, context)
+        except AirflowSensorTimeout as err:
+            raise AirflowSkipException(f"No new delivery within {self.timeout} seconds.") from err
+
+
+def alert_on_failure(context: Any) -> None:
+    """Publish a task failure to the alert topic, with the error (a query id and Athena's reason for a
+    failed detection query). Errors while alerting are logged, never raised over the original one."""
+    from airflow.providers.amazon.aws.hooks.sns import SnsHook
+
+    task_instance = context.get("task_instance") or context.get("ti")
+    error = context.get("exception")
+    dag_id = getattr(task_instance, "dag_id", "?")
+    task_id = getattr(task_instance, "task_id", "?")
+    run_id = getattr(task_instance, "run_id", "?")
+    try:
+        config = render_config()
+        message = f"Task {task_id} of DAG {dag_id} failed in run {run_id}.\n\nError: {error}\n"
+        SnsHook(aws_conn_id=config.aws_conn_id, region_name=config.region_name).publish_to_target(
+            target_arn=config.topic_arn,
+            message=message,
+            subject=f"FOCUS pipeline failure: {dag_id}.{task_id}"[:100],
+            message_attributes={"workload": "pipeline", "severity": "high", "detection_id": "task_failure"},
+            **(
+                {"message_group_id": "failure", "message_deduplication_id": f"{run_id}-{task_id}"[:128]}
+                if config.topic_arn.endswith(".fifo")
+                else {}
+            ),
+        )
+        log.info("Alerted the failure of %s.%s (run %s)", dag_id, task_id, run_id)
+    except Exception:
+        log.exception("Could not publish the failure alert of %s.%s (run %s)", dag_id, task_id, run_id)

@@ -1,0 +1,427 @@
+"""The work of each task of the delivery and cost DAGs, kept here so the DAG files stay readable
+and each step can be tested without a scheduler.
+
+Every function takes the resolved ``PipelineConfig`` and builds its hooks from
+``config.aws_conn_id``, so the same code runs on MWAA and against the local emulator.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from focus_pipeline import delivery_log, exports, findings, promotion, staging
+from focus_pipeline.config import PipelineConfig
+
+log = logging.getLogger(__name__)
+
+
+class NoOutputLocationError(RuntimeError):
+    """Neither the Athena workgroup nor the pipeline configuration gives a query result location."""
+
+
+def s3_hook(config: PipelineConfig) -> Any:
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    return S3Hook(aws_conn_id=config.aws_conn_id, region_name=config.region_name)
+
+
+def client(config: PipelineConfig, service: str) -> Any:
+    """A boto3 client of the configured connection (its endpoint_url included)."""
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    return AwsBaseHook(
+        aws_conn_id=config.aws_conn_id, client_type=service, region_name=config.region_name
+    ).conn
+
+
+# Sense and select -----------------------------------------------------------------------------
+
+
+def scan_for_deliveries(config: PipelineConfig, now: datetime) -> exports.Readiness:
+    """Scan the export location for complete deliveries not yet processed, in the periods in scope."""
+    hook = s3_hook(config)
+    periods = exports.periods_in_scope(now, config.previous_period_until_day)
+    processed = delivery_log.processed_execution_ids(hook, config, periods)
+    readiness = exports.scan_export(
+        hook,
+        bucket=config.export_bucket,
+        export_root=config.export_root,
+        periods=periods,
+        processed_execution_ids=processed,
+    )
+    log.info(
+        "Billing periods %s: %d ready, %d waiting, %d already processed",
+        ", ".join(periods),
+        len(readiness.ready),
+        len(readiness.waiting),
+        len(readiness.processed),
+    )
+    return readiness
+
+
+# Stage ----------------------------------------------------------------------------------------
+
+
+def stage(config: PipelineConfig, manifest: exports.Manifest) -> dict[str, Any]:
+    """Stage a delivery, normalising it in Athena first when its files are not canonical FOCUS 1.2.
+
+    Returns what later tasks need: the manifest, the staged snapshot files, and the raw files of a
+    normalised delivery.
+    """
+    from focus_pipeline import normalise, validation
+
+    hook = s3_hook(config)
+    started = datetime.now(UTC)
+    access = validation.resolve_aws_access(config)
+    filesystem = validation.footer_filesystem(access)
+    sources = [exports.parse_s3_uri(uri) for uri in manifest.data_files]
+    schema, rows, _ = validation.read_file_schemas([f"{b}/{k}" for b, k in sources], filesystem)
+    reasons = normalise.needs_normalisation(schema) if schema else []
+    snapshot_prefix = staging.snapshot_prefix(config, manifest.billing_period, manifest.delivery_id)
+
+    raw_files: list[dict[str, Any]] | None = None
+    if reasons:
+        log.info("Delivery %s needs normalisation: %s", manifest.execution_id, "; ".join(reasons))
+        raw_prefix = staging.raw_prefix(config, manifest.billing_period, manifest.delivery_id)
+        raw = staging.stage_delivery(hook, config, manifest, prefix=raw_prefix)
+        raw_files = [{"key": item.key, "size": item.size} for item in raw]
+        if not hook.list_keys(config.bucket, prefix=snapshot_prefix):
+            normalise.normalise_delivery(
+                config=config,
+                file_schema=schema,
+                source_location=f"s3://{config.bucket}/{raw_prefix}",
+                target_location=f"s3://{config.bucket}/{snapshot_prefix}",
+                delivery=manifest.delivery_id,
+            )
+        staged_files = [
+            {"key": key, "size": hook.head_object(key, config.bucket)["ContentLength"]}
+            for key in hook.list_keys(config.bucket, prefix=snapshot_prefix) or []
+        ]
+    else:
+        staged = staging.stage_delivery(hook, config, manifest)
+        staged_files = [{"key": item.key, "size": item.size} for item in staged]
+
+    record = delivery_log.update_record(
+        hook,
+        config,
+        manifest.billing_period,
+        manifest.execution_id,
+        status=delivery_log.STAGED,
+        delivery_id=manifest.delivery_id,
+        manifest_key=manifest.key,
+        manifest_last_modified=manifest.last_modified,
+        files=staged_files,
+        raw_files=raw_files,
+        bytes=sum(item["size"] for item in staged_files),
+        footer_rows=rows,
+        normalised=reasons,
+        staged_at=datetime.now(UTC).isoformat(),
+        staging_seconds=round((datetime.now(UTC) - started).total_seconds(), 3),
+    )
+    log.info(
+        "Staged delivery %s of %s: %d files, %d rows",
+        manifest.execution_id,
+        manifest.billing_period,
+        len(staged_files),
+        rows,
+    )
+    return {
+        "manifest": manifest.to_dict(),
+        "staged_files": staged_files,
+        "raw_files": raw_files,
+        "record": record,
+    }
+
+
+# Validate, promote, quarantine ----------------------------------------------------------------
+
+
+def validate(config: PipelineConfig, staged: dict[str, Any]) -> dict[str, Any]:
+    from focus_pipeline import validation
+
+    manifest = exports.Manifest.from_dict(staged["manifest"])
+    current = promotion.current_snapshot(client(config, "glue"), config, manifest.billing_period)
+    report = validation.validate_delivery(
+        config=config,
+        billing_period=manifest.billing_period,
+        delivery=manifest.delivery_id,
+        execution_id=manifest.execution_id,
+        staged_files=staged["staged_files"],
+        manifest_files=list(manifest.data_files),
+        current=current if current and current["delivery_id"] != manifest.delivery_id else None,
+        raw_files=staged["raw_files"],
+    )
+    delivery_log.update_record(
+        s3_hook(config),
+        config,
+        manifest.billing_period,
+        manifest.execution_id,
+        validation=report.outcome,
+        validation_uri=report.result_uri,
+        rows=report.stats.get("rows"),
+        billed_cost=report.stats.get("billed_cost"),
+        warnings=report.warnings,
+    )
+    return report.to_dict()
+
+
+def promote(config: PipelineConfig, staged: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
+    """Point focus_current at the validated snapshot and mark the delivery promoted."""
+    manifest = exports.Manifest.from_dict(staged["manifest"])
+    action = promotion.promote_snapshot(
+        client(config, "glue"),
+        config,
+        billing_period=manifest.billing_period,
+        location=staging.snapshot_location(config, manifest.billing_period, manifest.delivery_id),
+        delivery_id=manifest.delivery_id,
+        execution_id=manifest.execution_id,
+        stats=report["stats"],
+    )
+    delivery_log.update_record(
+        s3_hook(config),
+        config,
+        manifest.billing_period,
+        manifest.execution_id,
+        status=delivery_log.PROMOTED,
+        promoted_at=datetime.now(UTC).isoformat(),
+    )
+    return {"billing_period": manifest.billing_period, "delivery_id": manifest.delivery_id, "action": action}
+
+
+def quarantine(config: PipelineConfig, staged: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
+    """Leave a failed or regressed delivery staged and unpromoted, and build its alert."""
+    from focus_pipeline.validation import ValidationReport
+
+    manifest = exports.Manifest.from_dict(staged["manifest"])
+    outcome = report["outcome"]
+    status = delivery_log.REGRESSED if outcome == "regressed" else delivery_log.QUARANTINED
+    delivery_log.update_record(
+        s3_hook(config),
+        config,
+        manifest.billing_period,
+        manifest.execution_id,
+        status=status,
+        quarantined_at=datetime.now(UTC).isoformat(),
+    )
+    summary = ValidationReport.from_dict(report).summary()
+    log.warning("Delivery %s of %s %s: %s", manifest.execution_id, manifest.billing_period, status, summary)
+    return findings.delivery_alert(
+        config=config,
+        billing_period=manifest.billing_period,
+        execution_id=manifest.execution_id,
+        outcome=status,
+        summary=summary,
+        severity="high" if status == delivery_log.QUARANTINED else "medium",
+    )
+
+
+def drift_alert(config: PipelineConfig, staged: dict[str, Any], report: dict[str, Any]) -> dict | None:
+    """Build the warning alert of a promoted delivery whose columns drifted, or None."""
+    drift = [
+        warning for warning in report.get("warnings", []) if "drift" in warning or "normalised" in warning
+    ]
+    if not drift or not report.get("success"):
+        return None
+    manifest = exports.Manifest.from_dict(staged["manifest"])
+    return findings.delivery_alert(
+        config=config,
+        billing_period=manifest.billing_period,
+        execution_id=manifest.execution_id,
+        outcome="drift",
+        summary="Schema drift (not blocking):\n" + "\n".join(f"- {warning}" for warning in drift),
+        severity="low",
+    )
+
+
+# Detections -----------------------------------------------------------------------------------
+
+
+def check_output_location(config: PipelineConfig) -> None:
+    """Fail before any query when no result location is configured anywhere."""
+    workgroup = client(config, "athena").get_work_group(WorkGroup=config.workgroup)["WorkGroup"]
+    configured = workgroup.get("Configuration", {}).get("ResultConfiguration", {}).get("OutputLocation")
+    if not configured and not config.athena_output:
+        raise NoOutputLocationError(
+            f"Athena workgroup {config.workgroup} has no query result location and the pipeline "
+            "configuration gives none. Set the workgroup's output location or 'bucket' in the "
+            "focus_pipeline_config Variable."
+        )
+
+
+def plan_detections(
+    config: PipelineConfig, *, workload: str, billing_periods: list[str], as_of: datetime
+) -> list[dict[str, Any]]:
+    """Render every detection of a workload for each billing period, skipping those that cannot run.
+
+    Returns one entry per query to run: its SQL and what is needed to record its findings. A
+    detection whose required column is absent from focus_current is logged and recorded as
+    "not evaluated: <column> absent", never run as if it found nothing.
+    """
+    from focus_pipeline import detections
+
+    check_output_location(config)
+    glue = client(config, "glue")
+    table = glue.get_table(DatabaseName=config.database, Name=config.current_table)["Table"]
+    catalog_columns = {c["Name"].lower() for c in table["StorageDescriptor"]["Columns"]}
+    promoted = promotion.list_current(glue, config)
+    earliest = min(promoted) if promoted else None
+    plan = []
+    for detection in detections.load_detections(workload=workload):
+        missing = detections.missing_columns(detection, catalog_columns)
+        for period in billing_periods:
+            if missing:
+                log.warning("Detection %s for %s not evaluated: %s absent", detection.id, period, missing[0])
+                plan.append(
+                    {
+                        "detection_id": detection.id,
+                        "billing_period": period,
+                        "not_evaluated": f"not evaluated: {missing[0]} absent",
+                    }
+                )
+                continue
+            params = detections.detection_params(
+                detection,
+                billing_period=period,
+                as_of=as_of,
+                thresholds=config.thresholds,
+                database=config.database,
+                table=config.current_table,
+            )
+            baseline = earliest is None or detections.is_baseline(
+                detection,
+                earliest,
+                params["window_start"],
+                lookback=detections.lookback_days(detection, config.thresholds),
+            )
+            plan.append(
+                {
+                    "detection_id": detection.id,
+                    "billing_period": period,
+                    "query": detections.render_sql(detection, params),
+                    "baseline": baseline,
+                    "window_start": params["window_start"],
+                    "window_end": params["window_end"],
+                }
+            )
+    return plan
+
+
+def query_rows(config: PipelineConfig, query_execution_id: str) -> list[dict[str, Any]]:
+    """Read every result row of an Athena query (Athena returns strings; the header row is dropped)."""
+    from airflow.providers.amazon.aws.hooks.athena import AthenaHook
+
+    hook = AthenaHook(aws_conn_id=config.aws_conn_id, region_name=config.region_name)
+    rows: list[dict[str, Any]] = []
+    columns: list[str] | None = None
+    for page in hook.get_query_results_paginator(query_execution_id):
+        if columns is None:
+            columns = [info["Name"] for info in page["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]]
+        page_rows = page["ResultSet"]["Rows"]
+        if not rows and page_rows and [v.get("VarCharValue") for v in page_rows[0]["Data"]] == columns:
+            page_rows = page_rows[1:]
+        for row in page_rows:
+            rows.append(
+                {name: cell.get("VarCharValue") for name, cell in zip(columns, row["Data"], strict=True)}
+            )
+    return rows
+
+
+def collect_findings(
+    config: PipelineConfig,
+    *,
+    plan: list[dict[str, Any]],
+    query_execution_ids: list[str],
+    run_key: str,
+    execution_id: str,
+) -> dict[str, Any]:
+    """Read each detection's results, fingerprint them and append them to the findings log."""
+    from focus_pipeline import detections
+
+    by_id = {detection.id: detection for detection in detections.load_detections()}
+    runnable = [entry for entry in plan if "query" in entry]
+    if len(runnable) != len(query_execution_ids):
+        raise RuntimeError(
+            f"{len(runnable)} detection queries were planned but {len(query_execution_ids)} ran; "
+            "rerun the DAG run to evaluate every detection."
+        )
+    recorded: list[dict[str, Any]] = []
+    summary = []
+    for entry, query_id in zip(runnable, query_execution_ids, strict=True):
+        detection = by_id[entry["detection_id"]]
+        rows = query_rows(config, query_id)
+        status = findings.BASELINE if entry["baseline"] else findings.NEW
+        batch = findings.rows_to_findings(rows, detection=detection, status=status, execution_id=execution_id)
+        log.info(
+            "Detection %s for %s: %d findings (%s, query %s)",
+            detection.id,
+            entry["billing_period"],
+            len(batch),
+            status,
+            query_id,
+        )
+        summary.append(
+            {
+                "detection_id": detection.id,
+                "billing_period": entry["billing_period"],
+                "findings": len(batch),
+                "status": status,
+                "query_execution_id": query_id,
+            }
+        )
+        recorded.extend(batch)
+    for entry in plan:
+        if "not_evaluated" in entry:
+            summary.append(
+                {
+                    "detection_id": entry["detection_id"],
+                    "billing_period": entry["billing_period"],
+                    "findings": None,
+                    "status": entry["not_evaluated"],
+                }
+            )
+    if recorded:
+        findings.write_findings(s3_hook(config), client(config, "glue"), config, recorded, run_key)
+    return {"findings": recorded, "summary": summary}
+
+
+def prepare_alerts(
+    config: PipelineConfig,
+    *,
+    recorded: list[dict[str, Any]],
+    delivery_alerts: list[dict[str, Any]],
+    alerts_enabled: bool,
+    context_line: str,
+) -> list[dict[str, Any]]:
+    """Return the SNS publish requests of this run: delivery alerts, then one per detection with
+    findings not alerted before in their billing period. Backfills send nothing unless enabled."""
+    if not alerts_enabled:
+        log.info("Alerts are off for this run (backfill); %d findings recorded only", len(recorded))
+        return []
+    unalerted = findings.select_unalerted(s3_hook(config), config, recorded)
+    requests = list(delivery_alerts) + findings.build_messages(
+        unalerted, config=config, context_line=context_line
+    )
+    by_fingerprint = {finding["fingerprint"]: finding for finding in unalerted}
+    for request in requests:
+        request["findings"] = [by_fingerprint[fp] for fp in request.get("fingerprints", [])]
+    log.info("Prepared %d alerts (%d new findings)", len(requests), len(unalerted))
+    return requests
+
+
+def publish_kwargs(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Keep only the arguments SnsPublishOperator takes."""
+    names = ("message", "subject", "message_attributes", "message_deduplication_id", "message_group_id")
+    return [{name: request[name] for name in names if name in request} for request in requests]
+
+
+def record_alerts(config: PipelineConfig, requests: list[dict[str, Any]], responses: list[Any]) -> int:
+    """Mark the fingerprints of published messages as alerted for their billing period."""
+    hook = s3_hook(config)
+    count = 0
+    for request, response in zip(requests, responses, strict=True):
+        message_id = response.get("MessageId", "") if isinstance(response, dict) else str(response or "")
+        findings.mark_alerted(hook, config, request.get("findings", []), message_id)
+        count += len(request.get("findings", []))
+    return count
