@@ -128,7 +128,7 @@ with DAG(
         drift = pipeline.drift_alert(config, staged, report)
         return [drift] if drift else []
 
-    @task(trigger_rule="none_failed")
+    @task(trigger_rule="none_failed_min_one_success")
     def plan_security_detections(staged: dict[str, Any], report: dict[str, Any]) -> list[dict[str, Any]]:
         from focus_pipeline import pipeline
         from focus_pipeline.detections import period_start
@@ -146,7 +146,7 @@ with DAG(
     def list_security_queries(plan: list[dict[str, Any]]) -> list[dict[str, str]]:
         return [{"query": entry["query"]} for entry in plan if "query" in entry]
 
-    @task(trigger_rule="none_failed")
+    @task(trigger_rule="none_failed_min_one_success")
     def record_findings(
         staged: dict[str, Any], plan: list[dict[str, Any]], query_execution_ids: list[str] | None
     ) -> dict[str, Any]:
@@ -161,7 +161,7 @@ with DAG(
             execution_id=manifest["execution_id"],
         )
 
-    @task(trigger_rule="none_failed")
+    @task(trigger_rule="none_failed_min_one_success")
     def prepare_notifications(
         staged: dict[str, Any], recorded: dict[str, Any] | None, delivery_alerts: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
@@ -183,13 +183,13 @@ with DAG(
 
         return pipeline.publish_kwargs(requests)
 
-    @task(trigger_rule="none_failed")
+    @task(trigger_rule="none_failed_min_one_success")
     def record_alerted(requests: list[dict[str, Any]], responses: list[Any] | None) -> int:
         from focus_pipeline import pipeline
 
         return pipeline.record_alerts(render_config(), requests, list(responses or []))
 
-    @task(trigger_rule="none_failed", on_failure_callback=None)
+    @task(trigger_rule="none_failed_min_one_success", on_failure_callback=None)
     def finish_delivery(report: dict[str, Any]) -> str:
         """End the run failed when the delivery was quarantined or held back, after its alert went out."""
         from airflow.exceptions import AirflowFailException

@@ -12,8 +12,8 @@ Layout of the output folder (default ``build/mwaa``)::
     plugins.zip             an empty, valid archive: the pipeline has no Airflow plugin
 
 The package goes into the dags folder rather than plugins.zip because MWAA picks up a dags sync
-without an environment update, while a new plugins.zip needs one; one copy also means the DAGs and
-the package can never be deployed at different versions. No startup script is needed because the
+without an environment update, while a new plugins.zip needs one. With one copy, the DAGs and the
+package are also always deployed at the same version. No startup script is needed because the
 pipeline needs no OS packages and no environment variables beyond Airflow's own configuration.
 """
 

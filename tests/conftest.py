@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Every test runs with fake credentials and no profile, so no client can sign a request for a
 # real account even if an endpoint were wrong.
@@ -14,6 +20,13 @@ os.environ["AWS_ACCESS_KEY_ID"] = "testing"
 os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
 os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+
+# Airflow reads its configuration when first imported: point it at a throwaway home, the
+# project's DAGs, and no example DAGs, before any test imports it.
+os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="focus-airflow-home-")
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO_ROOT / "dags")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ.pop("AIRFLOW_VAR_FOCUS_PIPELINE_CONFIG", None)
 
 _KIND_MARKERS = {"unit", "integration", "validator"}
 
@@ -26,3 +39,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             "Tests without a unit or integration marker: " + ", ".join(unmarked[:10])
             + ". Add 'pytestmark = pytest.mark.unit' (or integration) to the module."
         )
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """Create the Airflow metadata database once per session (SQLite in the throwaway home)."""
+    home = Path(os.environ["AIRFLOW_HOME"])
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    return home

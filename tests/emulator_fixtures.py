@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
+from focus_emulator import guard
 from focus_emulator.provision import provision
 from focus_emulator.server import Emulator
 from focus_pipeline.config import PipelineConfig
@@ -31,6 +32,10 @@ class AwsEnvironment:
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
         )
+
+
+# Every botocore client of a test session that uses the emulator sends only to loopback.
+guard.install()
 
 
 @pytest.fixture(scope="session")

@@ -23,11 +23,17 @@ from moto.athena.models import AthenaBackend
 from moto.athena.responses import AthenaResponse
 
 from focus_emulator import store
-from focus_emulator.engine import Engine, QueryFailed, QueryOutput
+from focus_emulator.engine import Engine, QueryCancelled, QueryControl, QueryFailed, QueryOutput
 
 log = logging.getLogger(__name__)
 
 MAX_RESULTS = 1000
+# GetQueryExecution delays its response up to this long while the query is QUEUED or RUNNING and
+# returns as soon as it reaches a final state. A client that polls every second (PyAthena's and
+# the Amazon provider's default) then sees a small query finish on its first poll instead of
+# sleeping a whole interval, and a slower query still shows RUNNING.
+STATE_WAIT_SECONDS = 0.5
+FINAL_STATES = ("SUCCEEDED", "FAILED", "CANCELLED")
 NO_OUTPUT_LOCATION = (
     "No output location provided. An output location is required either through the Workgroup "
     "result configuration setting or as an API input."
@@ -42,13 +48,28 @@ class Execution:
     context: dict[str, Any]
     workgroup: str
     output_location: str
-    cutoff: int | None
+    control: QueryControl
     state: str = "QUEUED"
     reason: str | None = None
     submitted: float = field(default_factory=time.time)
     completed: float | None = None
     engine_ms: int = 0
     output: QueryOutput | None = None
+    # Set when the state becomes final; GetQueryExecution waits on it.
+    finished: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def finish(self, state: str, reason: str | None, output: QueryOutput | None = None) -> bool:
+        """Move to a final state unless one was reached already; return whether this call did it."""
+        with self.lock:
+            if self.state in FINAL_STATES:
+                return False
+            self.state = state
+            self.reason = reason
+            self.output = output
+            self.completed = time.time()
+            self.finished.set()
+        return True
 
     @property
     def statement_type(self) -> str:
@@ -90,7 +111,7 @@ def _start_query_execution(self: AthenaResponse) -> str | tuple[str, dict[str, i
         context=context,
         workgroup=workgroup_name,
         output_location=location.rstrip("/") + "/",
-        cutoff=wg_config.get("BytesScannedCutoffPerQuery"),
+        control=QueryControl(bytes_scanned_cutoff=wg_config.get("BytesScannedCutoffPerQuery")),
     )
     _executions(self.athena_backend)[execution.id] = execution
     threading.Thread(target=_run, args=(execution,), name=f"athena-{execution.id}", daemon=True).start()
@@ -99,33 +120,33 @@ def _start_query_execution(self: AthenaResponse) -> str | tuple[str, dict[str, i
 
 def _run(execution: Execution) -> None:
     assert _engine is not None, "focus_emulator.athena.install() was not called"
-    execution.state = "RUNNING"
+    with execution.lock:
+        if execution.state != "QUEUED":
+            return
+        execution.state = "RUNNING"
     started = time.time()
+    state, reason, output = "SUCCEEDED", None, None
     try:
         output = _engine.execute(
-            execution.query, execution.context.get("Database"), execution.output_location
+            execution.query,
+            execution.context.get("Database"),
+            execution.output_location,
+            execution.control,
         )
-        if execution.cutoff is not None and output.bytes_scanned > execution.cutoff:
-            raise QueryFailed(
-                "Query cancelled! : Bytes scanned limit was exceeded "
-                f"({output.bytes_scanned} > {execution.cutoff} bytes per query for the workgroup)"
-            )
+        execution.control.check()
         _write_results(execution, output)
+    except QueryCancelled as err:
+        state, reason, output = "CANCELLED", str(err), None
     except QueryFailed as err:
-        output, reason = None, str(err)
+        state, reason, output = "FAILED", str(err), None
     except Exception as err:  # noqa: BLE001 - any engine error becomes the query's FAILED reason
         log.exception("Query %s failed inside the emulator", execution.id)
-        output, reason = None, f"GENERIC_INTERNAL_ERROR: {err}"
-    else:
-        reason = None
+        state, reason, output = "FAILED", f"GENERIC_INTERNAL_ERROR: {err}", None
     execution.engine_ms = int((time.time() - started) * 1000)
-    execution.completed = time.time()
-    if execution.state == "CANCELLED":
-        return
-    execution.output = output
-    execution.reason = reason
-    execution.state = "FAILED" if reason else "SUCCEEDED"
-    log.info("Query %s finished with state %s", execution.id, execution.state)
+    if execution.finish(state, reason, output if state == "SUCCEEDED" else None):
+        log.info("Query %s finished with state %s", execution.id, state)
+    else:
+        log.info("Query %s stopped after it was cancelled", execution.id)
 
 
 def _write_results(execution: Execution, output: QueryOutput) -> None:
@@ -143,6 +164,10 @@ def _write_results(execution: Execution, output: QueryOutput) -> None:
     # NOTE: Athena writes .metadata as a binary protobuf; the emulator writes JSON column info.
     metadata = json.dumps({"columns": [{"name": n, "type": t} for n, t in output.columns]}).encode()
     store.put_object(bucket, f"{prefix}{execution.id}{suffix}.metadata", metadata)
+    if output.written is not None:
+        # UNLOAD and CTAS list the data files they wrote in <query id>-manifest.csv.
+        manifest = "".join(f"{uri}\n" for uri in output.written).encode()
+        store.put_object(bucket, f"{prefix}{execution.id}-manifest.csv", manifest)
 
 
 def _result_uri(execution: Execution) -> str:
@@ -192,6 +217,7 @@ def _get_query_execution(self: AthenaResponse) -> str | tuple[str, dict[str, int
     execution = _find(self)
     if not isinstance(execution, Execution):
         return execution
+    execution.finished.wait(STATE_WAIT_SECONDS)
     return json.dumps({"QueryExecution": _describe(execution)})
 
 
@@ -223,7 +249,7 @@ def _get_query_results(self: AthenaResponse) -> str | tuple[str, dict[str, int]]
     offset = int(self._get_param("NextToken") or 0)
     page = rows[offset : offset + max_results]
     body: dict[str, Any] = {
-        "UpdateCount": 0,
+        "UpdateCount": output.update_count,
         "ResultSet": {
             "Rows": [{"Data": [{} if v is None else {"VarCharValue": v} for v in row]} for row in page],
             "ResultSetMetadata": {
@@ -254,10 +280,9 @@ def _stop_query_execution(self: AthenaResponse) -> str | tuple[str, dict[str, in
     execution = _find(self)
     if not isinstance(execution, Execution):
         return execution
-    if execution.state in ("QUEUED", "RUNNING"):
-        execution.state = "CANCELLED"
-        execution.reason = "Query cancelled by user"
-        execution.completed = time.time()
+    if execution.finish("CANCELLED", "Query cancelled by user"):
+        execution.control.cancel()
+        log.info("Query %s cancelled", execution.id)
     return json.dumps({})
 
 

@@ -15,6 +15,8 @@ from focus_pipeline.focus_schema import AWS_FOCUS_1_2_COLUMNS, CURRENT_PARTITION
 log = logging.getLogger(__name__)
 
 SUBSCRIBER_QUEUE = "focus-alerts-subscriber"
+MANIFEST_QUEUE = "focus-manifest-events"
+MANIFEST_SUFFIX = "-Manifest.json"
 CRAWLER_ROLE = "arn:aws:iam::123456789012:role/focus-crawler"
 CRAWLER_EXCLUSIONS = ["**/_*", "**/*.json", "**/*.tmp"]
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
@@ -79,10 +81,11 @@ def _table_input(name: str, columns: dict[str, str], location: str, serde: str, 
 
 
 def provision(endpoint_url: str, config: PipelineConfig | None = None) -> dict:
-    """Create buckets, Glue database, crawler and tables, Athena workgroup, SNS topic and SQS subscriber.
+    """Create buckets, Glue database, crawler and tables, Athena workgroup, SNS topic, SQS subscriber
+    and the S3 event notification of new manifests to the ``focus-manifest-events`` queue.
 
     Safe to call again: resources that exist are left as they are. Returns the names created
-    and the subscriber queue URL.
+    and the URLs and ARNs of both queues.
     """
     config = config or PipelineConfig()
     region = config.region_name
@@ -183,6 +186,7 @@ def provision(endpoint_url: str, config: PipelineConfig | None = None) -> dict:
             Endpoint=queue_arn,
             Attributes={"RawMessageDelivery": "false"},
         )
+    manifest_queue_url, manifest_queue_arn = _provision_manifest_events(s3, sqs, config)
     log.info("Provisioned the pipeline resources at %s", endpoint_url)
     return {
         "export_bucket": config.export_bucket,
@@ -198,4 +202,53 @@ def provision(endpoint_url: str, config: PipelineConfig | None = None) -> dict:
         "topic_arn": topic_arn,
         "queue_url": queue_url,
         "queue_arn": queue_arn,
+        "manifest_queue_url": manifest_queue_url,
+        "manifest_queue_arn": manifest_queue_arn,
     }
+
+
+def _provision_manifest_events(s3: Any, sqs: Any, config: PipelineConfig) -> tuple[str, str]:
+    """Send an S3 event to the manifest queue whenever Data Exports writes a manifest.
+
+    moto 5.2.5 delivers bucket notifications to SQS in server mode, prefix and suffix filters
+    included, and sends the ``s3:TestEvent`` message when the configuration is set, as S3 does.
+    The configuration is only written when it differs, so calling provision() again sends no
+    second test event.
+    """
+    queue_url = sqs.create_queue(QueueName=MANIFEST_QUEUE)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    # S3 needs this policy to send to the queue in AWS; moto does not check it.
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{config.export_bucket}"}},
+            }
+        ],
+    }
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
+    wanted = {
+        "Id": "focus-manifest-created",
+        "QueueArn": queue_arn,
+        "Events": ["s3:ObjectCreated:*"],
+        "Filter": {
+            "Key": {
+                "FilterRules": [
+                    {"Name": "prefix", "Value": f"{config.export_root}/metadata/"},
+                    {"Name": "suffix", "Value": MANIFEST_SUFFIX},
+                ]
+            }
+        },
+    }
+    current = s3.get_bucket_notification_configuration(Bucket=config.export_bucket)
+    if current.get("QueueConfigurations") != [wanted]:
+        s3.put_bucket_notification_configuration(
+            Bucket=config.export_bucket, NotificationConfiguration={"QueueConfigurations": [wanted]}
+        )
+    return queue_url, queue_arn

@@ -11,7 +11,7 @@ from types import TracebackType
 
 from moto.server import ThreadedMotoServer
 
-from focus_emulator import athena, crawler
+from focus_emulator import athena, crawler, guard
 from focus_emulator.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -22,11 +22,14 @@ HOST = "127.0.0.1"
 class Emulator:
     """Run moto's ThreadedMotoServer in this process with the Glue and Athena extensions installed.
 
-    Use as a context manager or call start()/stop(). ``port=None`` picks a free port.
+    Use as a context manager or call start()/stop(). ``port=None`` picks a free port. With
+    ``loopback_guard`` (the default), start() also installs ``focus_emulator.guard``, so no botocore
+    client of this process can send a request to a host other than loopback.
     """
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, loopback_guard: bool = True) -> None:
         self.port = port or 0
+        self.loopback_guard = loopback_guard
         self.endpoint_url = ""
         self._server: ThreadedMotoServer | None = None
         self._cache_dir: Path | None = None
@@ -36,6 +39,8 @@ class Emulator:
             return self
         # werkzeug logs every request at INFO; keep the emulator's own start and stop lines readable.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        if self.loopback_guard:
+            guard.install()
         self._cache_dir = Path(tempfile.mkdtemp(prefix="focus-emulator-"))
         crawler.install()
         athena.install(Engine(self._cache_dir / "objects"))

@@ -28,7 +28,7 @@ def check_endpoint(endpoint: str, allowed_hosts: list[str]) -> str:
         raise ValueError(f"Invalid --s3-endpoint {endpoint!r}: expected a URL like http://127.0.0.1:5000.")
     if parsed.hostname not in LOCAL_HOSTS | set(allowed_hosts):
         raise ValueError(
-            f"Rejected --s3-endpoint {endpoint!r}: host {parsed.hostname!r} is not 127.0.0.1 or localhost. "
+            f"Invalid --s3-endpoint {endpoint!r}: host {parsed.hostname!r} is not 127.0.0.1 or localhost. "
             "Pass --allow-host NAME for a docker compose service name."
         )
     return endpoint

@@ -114,7 +114,7 @@ def _duplicate_tax_rows(table: pa.Table) -> pa.Table:
 def _struct_discounts(table: pa.Table) -> pa.Table:
     """Replace the x_Discounts map by a struct with one double field per key."""
     column = table.column("x_Discounts").combine_chunks()
-    keys = sorted(set(pc.list_flatten(pc.map_keys(column)).to_pylist())) or ["SavingsPlanDiscount"]
+    keys = sorted(pc.unique(column.keys).to_pylist()) or ["SavingsPlanDiscount"]
     values = [pc.map_lookup(column, pa.scalar(key, pa.string()), "first") for key in keys]
     struct = pa.StructArray.from_arrays(values, names=keys)
     index = table.column_names.index("x_Discounts")

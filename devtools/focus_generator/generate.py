@@ -283,7 +283,10 @@ def _line_item_columns(config: GeneratorConfig) -> dict:
         "ChargeCategory": pa.array([i.charge_category for i in items], pa.string()),
         "ChargeFrequency": pa.array([i.charge_frequency for i in items], pa.string()),
         "PricingCategory": pa.array([i.pricing_category for i in items], pa.string()),
-        "PricingUnit": pa.array([i.pricing_unit for i in items], pa.string()),
+        # PricingUnit is null wherever PricingQuantity is null (tax, credit, unused commitment).
+        "PricingUnit": pa.array(
+            [None if i.kind in ("tax", "credit", "unused") else i.pricing_unit for i in items], pa.string()
+        ),
         "ConsumedUnit": pa.array(
             [i.pricing_unit if i.kind in ("usage", "covered") else None for i in items], pa.string()
         ),
@@ -348,8 +351,20 @@ def _timestamp_column(values_ms: np.ndarray) -> pa.Array:
     return pa.array(values_ms.astype("datetime64[ms]"), pa.timestamp("ms")).cast(TIMESTAMP_TYPE)
 
 
-def _constant(value: object, length: int, arrow_type: pa.DataType) -> pa.Array:
+def _constant(value: object, length: int, arrow_type: pa.DataType, dictionary: bool = False) -> pa.Array:
+    if dictionary and pa.types.is_string(arrow_type):
+        if value is None:
+            return pa.DictionaryArray.from_arrays(pa.nulls(length, pa.int32()), pa.array([], arrow_type))
+        indices = pa.array(np.zeros(length, dtype=np.int32))
+        return pa.DictionaryArray.from_arrays(indices, pa.array([value], arrow_type))
     return pa.repeat(pa.scalar(value, arrow_type), length)
+
+
+def _dictionary_take(column: pa.Array, item_index: np.ndarray) -> pa.DictionaryArray:
+    """Encode ``column.take(item_index)`` as a dictionary; Parquet writers reject nulls in the dictionary."""
+    null_rows = column.is_null().to_numpy(zero_copy_only=False)[item_index]
+    indices = pa.array(item_index.astype(np.int32), mask=null_rows)
+    return pa.DictionaryArray.from_arrays(indices, pc.fill_null(column, ""))
 
 
 def _nullable(values: np.ndarray) -> pa.Array:
@@ -357,11 +372,19 @@ def _nullable(values: np.ndarray) -> pa.Array:
     return pa.array(values, pa.float64(), from_pandas=True)
 
 
-def generate_period(config: GeneratorConfig, billing_period: str, as_of: datetime | None = None) -> pa.Table:
+def generate_period(
+    config: GeneratorConfig,
+    billing_period: str,
+    as_of: datetime | None = None,
+    *,
+    dictionary_strings: bool = False,
+) -> pa.Table:
     """Return the snapshot of ``billing_period`` that AWS would deliver at ``as_of``.
 
-    ``as_of`` defaults to ``config.now``.
-    The table has the columns and Arrow types of ``arrow_schema(config.focus_version)``.
+    ``as_of`` defaults to ``config.now``. The table has the columns and Arrow types of
+    ``arrow_schema(config.focus_version)``. With ``dictionary_strings`` the string columns are
+    dictionary-encoded instead (about 40% less memory for millions of rows); Parquet files
+    written from such a table still hold plain string columns.
     """
     as_of = (as_of or config.now).astimezone(UTC)
     start = parse_period(billing_period)
@@ -468,8 +491,13 @@ def generate_period(config: GeneratorConfig, billing_period: str, as_of: datetim
         array[preliminary] *= _PRELIMINARY_FACTOR
     consumed = np.where((kind == "usage") | covered, quantity, np.nan)
 
-    take = pa.array(item_index, pa.int64())
-    static = {name: column.take(take) for name, column in items["columns"].items()}
+    take = pa.array(item_index.astype(np.int32))
+    static = {}
+    for name, column in items["columns"].items():
+        if dictionary_strings and pa.types.is_string(column.type):
+            static[name] = _dictionary_take(column, item_index)
+        else:
+            static[name] = column.take(take)
     payer = config.payer_account_id
     final = as_of >= _midnight(end) + timedelta(days=2)
     discounts = _discounts_column(covered, effective, list_cost)
@@ -477,15 +505,15 @@ def generate_period(config: GeneratorConfig, billing_period: str, as_of: datetim
     data: dict[str, pa.Array] = {
         **static,
         "BilledCost": pa.array(billed, pa.float64()),
-        "BillingAccountId": _constant(payer, rows, pa.string()),
-        "BillingAccountName": _constant(c.account_name(0), rows, pa.string()),
-        "BillingAccountType": _constant("Billing Account", rows, pa.string()),
-        "BillingCurrency": _constant("USD", rows, pa.string()),
+        "BillingAccountId": _constant(payer, rows, pa.string(), dictionary_strings),
+        "BillingAccountName": _constant(c.account_name(0), rows, pa.string(), dictionary_strings),
+        "BillingAccountType": _constant("Billing Account", rows, pa.string(), dictionary_strings),
+        "BillingCurrency": _constant("USD", rows, pa.string(), dictionary_strings),
         "BillingPeriodEnd": _constant(_midnight(end), rows, TIMESTAMP_TYPE),
         "BillingPeriodStart": _constant(_midnight(start), rows, TIMESTAMP_TYPE),
-        "CapacityReservationId": _constant(None, rows, pa.string()),
-        "CapacityReservationStatus": _constant(None, rows, pa.string()),
-        "ChargeClass": _constant(None, rows, pa.string()),
+        "CapacityReservationId": _constant(None, rows, pa.string(), dictionary_strings),
+        "CapacityReservationStatus": _constant(None, rows, pa.string(), dictionary_strings),
+        "ChargeClass": _constant(None, rows, pa.string(), dictionary_strings),
         "ChargePeriodEnd": _timestamp_column(charge_start[period_index] + step_ms),
         "ChargePeriodStart": _timestamp_column(charge_start[period_index]),
         "CommitmentDiscountQuantity": _nullable(commitment_quantity),
@@ -493,20 +521,25 @@ def generate_period(config: GeneratorConfig, billing_period: str, as_of: datetim
         "ContractedCost": pa.array(contracted, pa.float64()),
         "ContractedUnitPrice": _nullable(contracted_unit),
         "EffectiveCost": pa.array(effective, pa.float64()),
-        "InvoiceId": _constant(f"{start:%y%m}{payer[-8:]}" if final else None, rows, pa.string()),
-        "InvoiceIssuerName": _constant("AWS", rows, pa.string()),
+        "InvoiceId": _constant(
+            f"{start:%y%m}{payer[-8:]}" if final else None, rows, pa.string(), dictionary_strings
+        ),
+        "InvoiceIssuerName": _constant("AWS", rows, pa.string(), dictionary_strings),
         "ListCost": pa.array(list_cost, pa.float64()),
         "ListUnitPrice": _nullable(list_unit),
-        "PricingCurrency": _constant("USD", rows, pa.string()),
+        "PricingCurrency": _constant("USD", rows, pa.string(), dictionary_strings),
         "PricingCurrencyContractedUnitPrice": _nullable(contracted_unit),
         "PricingCurrencyEffectiveCost": pa.array(effective, pa.float64()),
         "PricingCurrencyListUnitPrice": _nullable(list_unit),
         "PricingQuantity": _nullable(np.where(fixed | unused, np.nan, quantity)),
-        "ProviderName": _constant("AWS", rows, pa.string()),
-        "SubAccountType": _constant("Linked Account", rows, pa.string()),
+        "ProviderName": _constant("AWS", rows, pa.string(), dictionary_strings),
+        "SubAccountType": _constant("Linked Account", rows, pa.string(), dictionary_strings),
         "x_Discounts": discounts,
     }
-    table = pa.table({name: data[name] for name in AWS_FOCUS_1_2_COLUMNS}, schema=arrow_schema("1.2"))
+    schema = arrow_schema("1.2")
+    if dictionary_strings:
+        schema = pa.schema([pa.field(f.name, data[f.name].type) for f in schema])
+    table = pa.table({name: data[name] for name in AWS_FOCUS_1_2_COLUMNS}, schema=schema)
     log.info("Generated %s as of %s: %d rows", billing_period, as_of.isoformat(), table.num_rows)
     if config.focus_version == "1.0":
         return to_focus_1_0(table)

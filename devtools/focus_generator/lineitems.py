@@ -115,7 +115,7 @@ def _baseline_items(index: int, account_id: str, region_id: str, scale: float) -
             unit_price=0.023,
             quantity_per_hour=800.0 / 730.0,
             noise=0.01,
-            pricing_unit="GB-Mo",
+            pricing_unit="GB-Months",
             resource_id=bucket,
             resource_name=bucket,
             resource_type="Bucket",
@@ -329,7 +329,7 @@ def _ai_items(regions: list[str]) -> list[LineItem]:
             unit_price=0.003,
             quantity_per_hour=300.0,
             noise=0.3,
-            pricing_unit="1K tokens",
+            pricing_unit="1000 Tokens",
             tags={"Application": "knowledge-base"},
         )
 

@@ -87,7 +87,9 @@ def export_arn(config: GeneratorConfig) -> str:
 
 def _parquet_bytes(table: pa.Table) -> bytes:
     sink = io.BytesIO()
-    pq.write_table(table, sink, compression="snappy")
+    # Without the stored Arrow schema, readers see the Parquet types only, as in AWS's files
+    # (dictionary-encoded string columns then read back as plain strings).
+    pq.write_table(table, sink, compression="snappy", store_schema=False)
     return sink.getvalue()
 
 

@@ -89,8 +89,8 @@ data "aws_iam_policy_document" "mwaa_pipeline" {
   }
 
   # validate_snapshot, detections, findings queries: Athena resolves tables in the catalog.
-  # promote_snapshot: one UpdatePartition or BatchCreatePartition on focus_current.
-  # record_findings: BatchCreatePartition on findings.
+  # promote_snapshot: one CreatePartition, UpdatePartition or BatchCreatePartition on focus_current.
+  # record_findings: CreatePartition on findings.
   statement {
     sid = "UseCatalog"
     actions = [
@@ -100,6 +100,7 @@ data "aws_iam_policy_document" "mwaa_pipeline" {
       "glue:GetPartition",
       "glue:GetPartitions",
       "glue:BatchGetPartition",
+      "glue:CreatePartition",
       "glue:UpdatePartition",
       "glue:BatchCreatePartition",
     ]
@@ -133,18 +134,12 @@ data "aws_iam_policy_document" "mwaa_pipeline" {
     resources = [aws_sqs_queue.manifests.arn]
   }
 
-  # check_sagemaker_invocations (focus_cost_detections): CloudWatch metrics have no resource-level
-  # permissions, so the namespace is restricted by condition instead.
+  # check_sagemaker_invocations (focus_cost_detections): CloudWatch metric reads support neither
+  # resource-level permissions nor the cloudwatch:namespace condition key, so "*" is the only resource.
   statement {
     sid       = "ReadSageMakerMetrics"
     actions   = ["cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics"]
     resources = ["*"]
-
-    condition {
-      test     = "StringEquals"
-      variable = "cloudwatch:namespace"
-      values   = ["AWS/SageMaker"]
-    }
   }
 
   # Airflow secrets backend: connections and variables stored in Secrets Manager.

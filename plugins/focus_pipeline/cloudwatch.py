@@ -24,7 +24,9 @@ BUSY = "busy"
 UNVERIFIED = "unverified"
 NAMESPACE = "AWS/SageMaker"
 METRIC = "Invocations"
-_ENDPOINT_ARN = re.compile(r"^arn:aws[\w-]*:sagemaker:(?P<region>[^:]+):(?P<account>\d+):endpoint/(?P<name>[^/]+)$")
+_ENDPOINT_ARN = re.compile(
+    r"^arn:aws[\w-]*:sagemaker:(?P<region>[^:]+):(?P<account>\d+):endpoint/(?P<name>[^/]+)$"
+)
 
 
 def _parse_time(value: dt.datetime | str) -> dt.datetime:
@@ -95,7 +97,9 @@ class _ClientFactory:
         return self._credentials[account]
 
 
-def _sum_invocations(client: Any, endpoint: str, start: dt.datetime, end: dt.datetime) -> tuple[float, list[str]]:
+def _sum_invocations(
+    client: Any, endpoint: str, start: dt.datetime, end: dt.datetime
+) -> tuple[float, list[str]]:
     """Return the Invocations sum over [start, end) across the endpoint's variants, and the variants."""
     paginator = client.get_paginator("list_metrics")
     variants: list[str] = []
@@ -151,7 +155,9 @@ def check_endpoint_invocations(
         match = _ENDPOINT_ARN.match(arn)
         if match is None:
             log.warning("Endpoint ARN %r cannot be parsed; reporting it unverified", arn)
-            results.append(_with_evidence(candidate, UNVERIFIED, reason=f"resource_id {arn!r} is not an endpoint ARN"))
+            results.append(
+                _with_evidence(candidate, UNVERIFIED, reason=f"resource_id {arn!r} is not an endpoint ARN")
+            )
             continue
         account, region, endpoint = match.group("account"), match.group("region"), match.group("name")
         try:
@@ -178,5 +184,7 @@ def check_endpoint_invocations(
             continue
         status = IDLE if invocations == 0 else BUSY
         log.info("Endpoint %s in account %s: %s invocations, %s", endpoint, account, invocations, status)
-        results.append(_with_evidence(candidate, status, invocations=invocations, variants=",".join(variants)))
+        results.append(
+            _with_evidence(candidate, status, invocations=invocations, variants=",".join(variants))
+        )
     return results

@@ -69,6 +69,9 @@ class PipelineConfig:
     crawler_name: str = "focus-snapshots"
     workgroup: str = "focus-pipeline"
     topic_arn: str = "arn:aws:sns:us-east-1:123456789012:focus-alerts"
+    # Seconds between status checks of Athena queries (validation, normalisation). Athena takes
+    # seconds per query; the local emulator answers in milliseconds, so its runs set this lower.
+    poll_seconds: float = 1.0
     # Keep sensing the previous billing period until this day of the month (AWS restates a
     # closed month for about two weeks).
     previous_period_until_day: int = 15

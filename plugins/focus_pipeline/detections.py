@@ -191,7 +191,9 @@ def load_detections(sql_dir: Path | None = None, workload: str | None = None) ->
     seen: dict[str, Path] = {}
     for detection in detections:
         if detection.id in seen:
-            raise DetectionError(f"Duplicate detection id '{detection.id}' in {seen[detection.id]} and {detection.path}.")
+            raise DetectionError(
+                f"Duplicate detection id '{detection.id}' in {seen[detection.id]} and {detection.path}."
+            )
         seen[detection.id] = detection.path
     if workload is not None:
         detections = [d for d in detections if d.workload == workload]
@@ -274,7 +276,8 @@ def detection_params(
     scope = thresholds.new_service_scope
     if scope not in NEW_SERVICE_SCOPES:
         raise DetectionError(
-            f"Threshold new_service_scope '{scope}' is invalid; use one of: {', '.join(sorted(NEW_SERVICE_SCOPES))}."
+            f"Threshold new_service_scope '{scope}' is invalid; "
+            f"use one of: {', '.join(sorted(NEW_SERVICE_SCOPES))}."
         )
     return {
         "detection_id": detection.id,
@@ -295,7 +298,9 @@ def detection_params(
 
 def render_sql(detection: Detection, params: dict[str, Any]) -> str:
     """Render the detection's SQL template with ``params`` (undefined names raise)."""
-    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    environment = jinja2.Environment(
+        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
+    )
     try:
         return environment.from_string(detection.sql_template).render(params=params)
     except jinja2.UndefinedError as err:

@@ -128,6 +128,7 @@ def _convert(column: str, found: str, expected: str) -> str:
             return f"CAST({column} AS timestamp(3))"
         return _timestamp_from_epoch(column)
     if expected == DOUBLE and found == STRING:
+        # NOTE: unparseable text becomes NULL, which validation catches only on not-null columns.
         return f"try_cast({column} AS double)"
     if expected == MAP_STRING:
         return f"try_cast(json_parse({column}) AS map(varchar, varchar))"
@@ -227,6 +228,15 @@ def _run_statement(
     return query_id
 
 
+def _drop_table(glue: Any, database: str, table_name: str) -> None:
+    """Delete the temporary table from the Glue catalog; its files are never touched (external table)."""
+    try:
+        glue.delete_table(DatabaseName=database, Name=table_name)
+    except glue.exceptions.EntityNotFoundException:
+        return
+    log.info("Dropped the temporary table %s.%s", database, table_name)
+
+
 def _split_s3_uri(uri: str) -> tuple[str, str]:
     match = re.match(r"^s3://([^/]+)/?(.*)$", uri)
     if not match:
@@ -265,6 +275,7 @@ def normalise_delivery(
     }
     s3 = boto3.client("s3", **client_options)
     athena = boto3.client("athena", **client_options)
+    glue = boto3.client("glue", **client_options)
     target_bucket, target_prefix = _split_s3_uri(target_location.rstrip("/") + "/")
     existing = s3.list_objects_v2(Bucket=target_bucket, Prefix=target_prefix, MaxKeys=1).get("KeyCount", 0)
     if existing:
@@ -273,18 +284,20 @@ def normalise_delivery(
             "validate the files already there, or stage the delivery into a new snapshot folder."
         )
 
-    table = f"{config.database}.{temporary_table_name(delivery)}"
+    table_name = temporary_table_name(delivery)
+    table = f"{config.database}.{table_name}"
     log.info(
         "Normalising delivery %s from %s: %s", delivery, source_location, needs_normalisation(file_schema)
     )
-    _run_statement(athena, f"DROP TABLE IF EXISTS {table}", config, poll_interval, timeout)
+    # A retry after a failed run finds the table of that run.
+    _drop_table(glue, config.database, table_name)
     create_sql = build_create_table_sql(file_schema, table, source_location.rstrip("/") + "/")
     _run_statement(athena, create_sql, config, poll_interval, timeout)
     try:
         unload_sql = build_unload_sql(build_normalise_sql(file_schema, table), target_location)
         query_id = _run_statement(athena, unload_sql, config, poll_interval, timeout)
     finally:
-        _run_statement(athena, f"DROP TABLE IF EXISTS {table}", config, poll_interval, timeout)
+        _drop_table(glue, config.database, table_name)
 
     paginator = s3.get_paginator("list_objects_v2")
     written = [

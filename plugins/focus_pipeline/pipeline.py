@@ -94,6 +94,7 @@ def stage(config: PipelineConfig, manifest: exports.Manifest) -> dict[str, Any]:
                 source_location=f"s3://{config.bucket}/{raw_prefix}",
                 target_location=f"s3://{config.bucket}/{snapshot_prefix}",
                 delivery=manifest.delivery_id,
+                poll_interval=config.poll_seconds,
             )
         staged_files = [
             {"key": key, "size": hook.head_object(key, config.bucket)["ContentLength"]}
@@ -152,6 +153,7 @@ def validate(config: PipelineConfig, staged: dict[str, Any]) -> dict[str, Any]:
         manifest_files=list(manifest.data_files),
         current=current if current and current["delivery_id"] != manifest.delivery_id else None,
         raw_files=staged["raw_files"],
+        poll_interval=config.poll_seconds,
     )
     delivery_log.update_record(
         s3_hook(config),

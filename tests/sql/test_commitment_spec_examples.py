@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from tests.sql.conftest import COLUMNS, run_detection
 
 pytestmark = pytest.mark.unit
@@ -54,7 +53,10 @@ EXPECTED: dict[str, tuple[str | None, str] | None] = {
         "below_min_utilization",
     ),
     # Recurring purchase 1.50, Unused 1.50: reconciled, utilisation 0.
-    "zero_percent_utilization_without_commitment_discount_flexibility.csv": ("0.0000", "below_min_utilization"),
+    "zero_percent_utilization_without_commitment_discount_flexibility.csv": (
+        "0.0000",
+        "below_min_utilization",
+    ),
 }
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from tests.sql.conftest import ACCOUNT, row, run_detection
 
 pytestmark = pytest.mark.unit
@@ -58,7 +57,9 @@ def test_ocu_without_bedrock(detections):
 
 
 def test_ocu_bedrock_before_lookback(detections):
-    rows = ocu_days(dt.date(2026, 10, 6), dt.date(2026, 10, 8), meter="USE1-SearchOCU") + [bedrock("2026-09-20")]
+    rows = ocu_days(dt.date(2026, 10, 6), dt.date(2026, 10, 8), meter="USE1-SearchOCU") + [
+        bedrock("2026-09-20")
+    ]
     result = run_detection(detections["orphaned_search_ocu"], rows, billing_period="2026-10", as_of=OCU_AS_OF)
     assert keys(result, "first_seen", "amount") == [("2026-10-06 00:00:00", 5.76)]
 
@@ -73,7 +74,9 @@ def test_ocu_lookback_spans_two_periods(detections):
 
 
 def test_ocu_bedrock_in_other_region(detections):
-    rows = ocu_days(dt.date(2026, 10, 1), dt.date(2026, 10, 8)) + [bedrock("2026-10-03", regionid="us-west-2")]
+    rows = ocu_days(dt.date(2026, 10, 1), dt.date(2026, 10, 8)) + [
+        bedrock("2026-10-03", regionid="us-west-2")
+    ]
     result = run_detection(detections["orphaned_search_ocu"], rows, billing_period="2026-10", as_of=OCU_AS_OF)
     assert result.rows == []
 
@@ -121,7 +124,9 @@ def hosting(day: str, name: str = "churn-model", meter: str = "USE1-Host:ml.m5.l
 
 def test_endpoint_candidate(detections):
     rows = [hosting("2026-10-06"), hosting("2026-10-07"), hosting("2026-10-08")]
-    result = run_detection(detections["idle_sagemaker_endpoint"], rows, billing_period="2026-10", as_of=OCU_AS_OF)
+    result = run_detection(
+        detections["idle_sagemaker_endpoint"], rows, billing_period="2026-10", as_of=OCU_AS_OF
+    )
     assert keys(result, "resource_id", "first_seen", "amount") == [
         (endpoint_arn("churn-model"), "2026-10-06 00:00:00", 8.28)
     ]
@@ -135,19 +140,25 @@ def test_endpoint_candidate(detections):
 
 def test_endpoint_savings_plan_hosting(detections):
     rows = [hosting("2026-10-08", billedcost=0.0, effectivecost=1.9)]
-    result = run_detection(detections["idle_sagemaker_endpoint"], rows, billing_period="2026-10", as_of=OCU_AS_OF)
+    result = run_detection(
+        detections["idle_sagemaker_endpoint"], rows, billing_period="2026-10", as_of=OCU_AS_OF
+    )
     assert keys(result, "amount") == [(1.9,)]
 
 
 def test_endpoint_two_candidates_ordered(detections):
     rows = [hosting("2026-10-08", name="zeta"), hosting("2026-10-08", name="alpha")]
-    result = run_detection(detections["idle_sagemaker_endpoint"], rows, billing_period="2026-10", as_of=OCU_AS_OF)
+    result = run_detection(
+        detections["idle_sagemaker_endpoint"], rows, billing_period="2026-10", as_of=OCU_AS_OF
+    )
     assert keys(result, "resource_id") == [(endpoint_arn("alpha"),), (endpoint_arn("zeta"),)]
 
 
 def test_endpoint_deleted_before_window(detections):
     rows = [hosting("2026-10-05"), hosting("2026-10-07")]
-    result = run_detection(detections["idle_sagemaker_endpoint"], rows, billing_period="2026-10", as_of=OCU_AS_OF)
+    result = run_detection(
+        detections["idle_sagemaker_endpoint"], rows, billing_period="2026-10", as_of=OCU_AS_OF
+    )
     assert result.rows == []
 
 
@@ -156,13 +167,17 @@ def test_endpoint_ignores_non_hosting_meters(detections):
         hosting("2026-10-08", meter="USE1-Train:ml.m5.large"),
         hosting("2026-10-08", resourceid=f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:notebook-instance/nb"),
     ]
-    result = run_detection(detections["idle_sagemaker_endpoint"], rows, billing_period="2026-10", as_of=OCU_AS_OF)
+    result = run_detection(
+        detections["idle_sagemaker_endpoint"], rows, billing_period="2026-10", as_of=OCU_AS_OF
+    )
     assert result.rows == []
 
 
 def test_endpoint_below_min_cost(detections):
     rows = [hosting("2026-10-08", cost=0.5)]
-    result = run_detection(detections["idle_sagemaker_endpoint"], rows, billing_period="2026-10", as_of=OCU_AS_OF)
+    result = run_detection(
+        detections["idle_sagemaker_endpoint"], rows, billing_period="2026-10", as_of=OCU_AS_OF
+    )
     assert result.rows == []
 
 
@@ -196,12 +211,16 @@ def purchase(day: str, cost: float, frequency: str = "Recurring", commitment: st
 
 
 def drift(detections, rows, as_of=dt.date(2026, 10, 15), **thresholds):
-    return run_detection(detections["commitment_drift"], rows, billing_period="2026-10", as_of=as_of, **thresholds)
+    return run_detection(
+        detections["commitment_drift"], rows, billing_period="2026-10", as_of=as_of, **thresholds
+    )
 
 
 def test_commitment_low_utilization(detections):
     result = drift(detections, [covered("2026-10-02", 60.0), covered("2026-10-03", 40.0, "Unused")])
-    assert keys(result, "commitment_discount_id", "first_seen", "amount") == [(SP, "2026-10-02 00:00:00", 40.0)]
+    assert keys(result, "commitment_discount_id", "first_seen", "amount") == [
+        (SP, "2026-10-02 00:00:00", 40.0)
+    ]
     evidence = result.evidence()
     assert evidence["utilization"] == "0.6000"
     assert evidence["reasons"] == "below_min_utilization"
@@ -226,7 +245,11 @@ def test_commitment_purchase_mismatch(detections):
 
 
 def test_commitment_first_day_of_month(detections):
-    rows = [covered("2026-10-01", 1.0), covered("2026-10-01", 1.0, "Unused"), covered("2026-10-02", 0.0, "Unused")]
+    rows = [
+        covered("2026-10-01", 1.0),
+        covered("2026-10-01", 1.0, "Unused"),
+        covered("2026-10-02", 0.0, "Unused"),
+    ]
     result = drift(detections, rows, as_of=dt.date(2026, 10, 1))
     assert keys(result, "first_seen", "amount") == [("2026-10-01 00:00:00", 1.0)]
     assert result.evidence()["utilization"] == "0.5000"
@@ -244,7 +267,11 @@ def test_commitment_reconciled_within_tolerance(detections):
 
 
 def test_commitment_one_time_purchase_skips_reconcile(detections):
-    rows = [purchase("2026-10-01", 1000.0, "One-Time"), purchase("2026-10-01", 50.0), covered("2026-10-01", 100.0)]
+    rows = [
+        purchase("2026-10-01", 1000.0, "One-Time"),
+        purchase("2026-10-01", 50.0),
+        covered("2026-10-01", 100.0),
+    ]
     assert drift(detections, rows).rows == []
 
 

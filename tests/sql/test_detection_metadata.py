@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 import sqlglot
 from sqlglot import exp
+from tests.sql.conftest import COLUMNS, DATABASE, TABLE, run_detection
 
 from focus_pipeline.config import Thresholds
 from focus_pipeline.detections import (
@@ -21,7 +22,6 @@ from focus_pipeline.detections import (
     render_sql,
 )
 from focus_pipeline.focus_schema import AWS_FOCUS_1_2_COLUMNS
-from tests.sql.conftest import COLUMNS, DATABASE, TABLE, run_detection
 
 pytestmark = pytest.mark.unit
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from tests.sql.conftest import ACCOUNT, OTHER_ACCOUNT, row, run_detection
 
 pytestmark = pytest.mark.unit
@@ -100,7 +99,11 @@ def test_new_region_after_as_of_excluded(detections):
 def test_new_service_first_use(detections):
     rows = [
         row(start="2026-09-10"),
-        row(start="2026-10-06 07:00:00", x_servicecode="AmazonBedrock", servicecategory="AI and Machine Learning"),
+        row(
+            start="2026-10-06 07:00:00",
+            x_servicecode="AmazonBedrock",
+            servicecategory="AI and Machine Learning",
+        ),
     ]
     result = run_detection(detections["new_service"], rows, billing_period=PERIOD, as_of=AS_OF)
     assert keys(result, "sub_account_id", "service_code", "first_seen", "amount") == [
@@ -118,7 +121,10 @@ def test_new_service_falls_back_to_service_name(detections):
 
 
 def test_new_service_history_older_than_lookback(detections):
-    rows = [row(start="2026-08-17", x_servicecode="AmazonSageMaker"), row(start="2026-10-02", x_servicecode="AmazonSageMaker")]
+    rows = [
+        row(start="2026-08-17", x_servicecode="AmazonSageMaker"),
+        row(start="2026-10-02", x_servicecode="AmazonSageMaker"),
+    ]
     result = run_detection(detections["new_service"], rows, billing_period=PERIOD, as_of=AS_OF)
     assert keys(result, "service_code", "first_seen") == [("AmazonSageMaker", "2026-10-02 00:00:00")]
 
@@ -138,7 +144,10 @@ def test_new_service_organization_scope(detections):
 
 
 def test_new_service_used_in_lookback(detections):
-    rows = [row(start="2026-09-10", x_servicecode="AmazonS3"), row(start="2026-10-02", x_servicecode="AmazonS3")]
+    rows = [
+        row(start="2026-09-10", x_servicecode="AmazonS3"),
+        row(start="2026-10-02", x_servicecode="AmazonS3"),
+    ]
     result = run_detection(detections["new_service"], rows, billing_period=PERIOD, as_of=AS_OF)
     assert result.rows == []
 
@@ -158,7 +167,9 @@ def test_new_service_scope_changes_result(detections):
         row(start="2026-10-05", x_servicecode="AmazonKinesis"),
     ]
     detection = detections["new_service"]
-    organization = run_detection(detection, rows, billing_period=PERIOD, as_of=AS_OF, new_service_scope="organization")
+    organization = run_detection(
+        detection, rows, billing_period=PERIOD, as_of=AS_OF, new_service_scope="organization"
+    )
     account = run_detection(detection, rows, billing_period=PERIOD, as_of=AS_OF)
     assert organization.rows == []
     assert keys(account, "sub_account_id", "service_code") == [(ACCOUNT, "AmazonKinesis")]
@@ -180,7 +191,10 @@ def steady_days(first: dt.date, last: dt.date, egress_cost: float, account: str 
     rows = []
     day = first
     while day <= last:
-        rows += [compute(day.isoformat(), account=account), egress(day.isoformat(), egress_cost, account=account)]
+        rows += [
+            compute(day.isoformat(), account=account),
+            egress(day.isoformat(), egress_cost, account=account),
+        ]
         day += dt.timedelta(days=1)
     return rows
 

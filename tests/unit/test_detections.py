@@ -93,13 +93,15 @@ def test_per_delivery_window(by_id):
 
 
 def test_per_delivery_window_capped_at_period_end(by_id):
-    values = params(by_id["new_service"], dt.datetime(2026, 11, 3, 8, 0), lookback_days=30)
+    values = params(by_id["new_service"], dt.datetime(2026, 11, 3, 8, 0))
     assert values["window_end"] == "2026-11-01 00:00:00"
     assert values["periods_sql"] == "'2026-09', '2026-10'"
 
 
 def test_daily_window_and_threshold_lookback(by_id):
-    values = params(by_id["orphaned_search_ocu"], dt.date(2026, 11, 2), period="2026-11", ocu_lookback_days=10)
+    values = params(
+        by_id["orphaned_search_ocu"], dt.date(2026, 11, 2), period="2026-11", ocu_lookback_days=10
+    )
     assert values["window_start"] == "2026-11-02 00:00:00"
     assert values["window_end"] == "2026-11-03 00:00:00"
     assert values["lookback_start"] == "2026-10-23 00:00:00"

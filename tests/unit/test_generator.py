@@ -101,7 +101,8 @@ def hosted_endpoints(table: pa.Table, config: GeneratorConfig) -> set[str]:
         table,
         f"""
         SELECT DISTINCT ResourceId FROM focus
-        WHERE SkuMeter LIKE '%Host:%' AND CAST(ChargePeriodStart AS DATE) BETWEEN DATE '{day}' - 6 AND DATE '{day}'
+        WHERE SkuMeter LIKE '%Host:%'
+          AND CAST(ChargePeriodStart AS DATE) BETWEEN DATE '{day}' - 6 AND DATE '{day}'
         """,
     )
     return {row[0] for row in rows}
@@ -234,7 +235,8 @@ def test_transfer_rows_keep_service(clean_history):
     table = clean_history[-1].table
     rows = query(
         table,
-        "SELECT DISTINCT ServiceName, ServiceCategory FROM focus WHERE SkuMeter LIKE '%DataTransfer-Out-Bytes'",
+        "SELECT DISTINCT ServiceName, ServiceCategory FROM focus "
+        "WHERE SkuMeter LIKE '%DataTransfer-Out-Bytes'",
     )
     assert set(rows) == {("Amazon Elastic Compute Cloud", "Compute")}
 
@@ -244,7 +246,8 @@ def test_global_services_have_global_or_null_region(clean_history):
     rows = dict(
         query(
             table,
-            "SELECT x_ServiceCode, any_value(RegionId) FROM focus WHERE x_ServiceCode LIKE 'AmazonRoute53' OR x_ServiceCode = 'AmazonCloudFront' GROUP BY 1",
+            "SELECT x_ServiceCode, any_value(RegionId) FROM focus "
+            "WHERE x_ServiceCode IN ('AmazonRoute53', 'AmazonCloudFront') GROUP BY 1",
         )
     )
     assert rows == {"AmazonRoute53": "global", "AmazonCloudFront": None}
@@ -302,8 +305,9 @@ def test_scenario_orphaned_search_ocu(scenario_history):
     assert orphaned_ocu_accounts(table, ALL_SCENARIOS) == {c.ORPHANED_OCU_ACCOUNT}
     regions = query(
         table,
-        f"SELECT DISTINCT x_ServiceCode, RegionId FROM focus WHERE SubAccountId = '{c.OCU_WITH_BEDROCK_ACCOUNT}' "
-        "AND (x_ServiceCode IN ('AmazonES', 'AmazonBedrock'))",
+        "SELECT DISTINCT x_ServiceCode, RegionId FROM focus "
+        f"WHERE SubAccountId = '{c.OCU_WITH_BEDROCK_ACCOUNT}' "
+        "AND x_ServiceCode IN ('AmazonES', 'AmazonBedrock')",
     )
     assert set(regions) == {("AmazonES", c.OCU_REGION), ("AmazonBedrock", c.BEDROCK_OTHER_REGION)}
 
