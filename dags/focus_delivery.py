@@ -78,6 +78,8 @@ with DAG(
         from focus_pipeline import pipeline
 
         config = render_config()
+        # Fail on a missing query result location before staging or validation sends any query.
+        pipeline.check_output_location(config)
         readiness = pipeline.scan_for_deliveries(config, run_time(get_current_context()))
         if not readiness.ready:
             raise AirflowSkipException("No new delivery.")
@@ -213,7 +215,8 @@ with DAG(
         task_id="run_security_detections",
         database="{{ focus_config().database }}",
         workgroup="{{ focus_config().workgroup }}",
-        output_location="{{ focus_config().athena_output }}",
+        # Empty lets the workgroup's result location apply.
+        output_location="{{ focus_config().athena_output_location or '' }}",
         aws_conn_id="{{ focus_config().aws_conn_id }}",
         sleep_time=1,
     ).expand_kwargs(list_security_queries(plan))

@@ -69,6 +69,9 @@ class PipelineConfig:
     crawler_name: str = "focus-snapshots"
     workgroup: str = "focus-pipeline"
     topic_arn: str = "arn:aws:sns:us-east-1:123456789012:focus-alerts"
+    # s3:// location for Athena query results. None lets the workgroup's own result location
+    # apply; the pipeline fails before its first query when neither gives one.
+    athena_output_location: str | None = None
     # Seconds between status checks of Athena queries (validation, normalisation). Athena takes
     # seconds per query; the local emulator answers in milliseconds, so its runs set this lower.
     poll_seconds: float = 1.0
@@ -90,7 +93,9 @@ class PipelineConfig:
 
     @property
     def athena_output(self) -> str:
-        return f"s3://{self.bucket}/athena-results/"
+        """Result location for clients that need one (PyAthena's staging dir): the configured one,
+        else ``athena-results/`` in the pipeline bucket. An enforcing workgroup overrides either."""
+        return self.athena_output_location or f"s3://{self.bucket}/athena-results/"
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> PipelineConfig:

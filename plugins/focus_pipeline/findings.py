@@ -150,6 +150,12 @@ def _is_fifo(topic_arn: str) -> bool:
 
 def _describe(finding: dict[str, Any]) -> str:
     keys = ", ".join(f"{key}={finding[key]}" for key in ENTITY_KEYS if finding.get(key))
+    try:
+        evidence = json.loads(finding.get("evidence") or "{}")
+    except json.JSONDecodeError:
+        evidence = {}
+    if isinstance(evidence, dict) and evidence.get("cloudwatch_status"):
+        keys += f", CloudWatch: {evidence['cloudwatch_status']}"
     return (
         f"- [{finding['severity']}] {finding['detection_id']} {finding['billing_period']}: {keys}; "
         f"amount {finding['amount']:.2f} USD; first seen {finding.get('first_seen') or 'n/a'}"

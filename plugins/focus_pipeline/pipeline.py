@@ -221,18 +221,22 @@ def quarantine(config: PipelineConfig, staged: dict[str, Any], report: dict[str,
 
 def drift_alert(config: PipelineConfig, staged: dict[str, Any], report: dict[str, Any]) -> dict | None:
     """Build the warning alert of a promoted delivery whose columns drifted, or None."""
+    from focus_pipeline.validation import ValidationReport
+
     drift = [
         warning for warning in report.get("warnings", []) if "drift" in warning or "normalised" in warning
     ]
     if not drift or not report.get("success"):
         return None
     manifest = exports.Manifest.from_dict(staged["manifest"])
+    # The first summary line carries the totals, or "no charges yet" for an empty delivery.
+    head = ValidationReport.from_dict(report).summary().splitlines()[0]
     return findings.delivery_alert(
         config=config,
         billing_period=manifest.billing_period,
         execution_id=manifest.execution_id,
         outcome="drift",
-        summary="Schema drift (not blocking):\n" + "\n".join(f"- {warning}" for warning in drift),
+        summary=head + "\nSchema drift (not blocking):\n" + "\n".join(f"- {warning}" for warning in drift),
         severity="low",
     )
 
@@ -244,11 +248,11 @@ def check_output_location(config: PipelineConfig) -> None:
     """Fail before any query when no result location is configured anywhere."""
     workgroup = client(config, "athena").get_work_group(WorkGroup=config.workgroup)["WorkGroup"]
     configured = workgroup.get("Configuration", {}).get("ResultConfiguration", {}).get("OutputLocation")
-    if not configured and not config.athena_output:
+    if not configured and not config.athena_output_location:
         raise NoOutputLocationError(
             f"Athena workgroup {config.workgroup} has no query result location and the pipeline "
-            "configuration gives none. Set the workgroup's output location or 'bucket' in the "
-            "focus_pipeline_config Variable."
+            "configuration gives none. Set the workgroup's output location, or "
+            "'athena_output_location' in the focus_pipeline_config Variable."
         )
 
 
@@ -305,6 +309,7 @@ def plan_detections(
                     "baseline": baseline,
                     "window_start": params["window_start"],
                     "window_end": params["window_end"],
+                    "lookback_start": params["lookback_start"],
                 }
             )
     return plan
@@ -330,6 +335,38 @@ def query_rows(config: PipelineConfig, query_execution_id: str) -> list[dict[str
     return rows
 
 
+IDLE_ENDPOINT_DETECTION = "idle_sagemaker_endpoint"
+
+
+def cross_check_endpoints(
+    config: PipelineConfig, rows: list[dict[str, Any]], entry: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Keep the endpoint candidates that CloudWatch shows idle or cannot confirm.
+
+    Billing shows hosting hours but not invocations, so each candidate's ``Invocations`` over the
+    same window decides: busy endpoints are dropped, idle ones stay, and endpoints whose metrics
+    could not be read stay as ``unverified`` (their evidence says so), never plainly idle.
+    """
+    from focus_pipeline import cloudwatch
+
+    checked = cloudwatch.check_endpoint_invocations(
+        rows,
+        aws_conn_id=config.aws_conn_id,
+        window_start=entry["lookback_start"],
+        window_end=entry["window_end"],
+        member_account_roles=config.member_account_roles,
+    )
+    kept = [row for row in checked if row["status"] != cloudwatch.BUSY]
+    log.info(
+        "CloudWatch check of %d endpoint candidates: %d idle, %d unverified, %d busy",
+        len(checked),
+        sum(row["status"] == cloudwatch.IDLE for row in checked),
+        sum(row["status"] == cloudwatch.UNVERIFIED for row in checked),
+        len(checked) - len(kept),
+    )
+    return kept
+
+
 def collect_findings(
     config: PipelineConfig,
     *,
@@ -353,6 +390,8 @@ def collect_findings(
     for entry, query_id in zip(runnable, query_execution_ids, strict=True):
         detection = by_id[entry["detection_id"]]
         rows = query_rows(config, query_id)
+        if detection.id == IDLE_ENDPOINT_DETECTION and rows:
+            rows = cross_check_endpoints(config, rows, entry)
         status = findings.BASELINE if entry["baseline"] else findings.NEW
         batch = findings.rows_to_findings(rows, detection=detection, status=status, execution_id=execution_id)
         log.info(
