@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-lock
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)/devtools:$(CURDIR)
 
-.PHONY: install test test-unit lint demo replay lock clean
+.PHONY: install test test-unit lint demo replay emulator bench mwaa-bundle checkov validate-focus lock clean
 
 $(STAMP): requirements-lock.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 12) else \
@@ -34,6 +34,26 @@ demo: $(STAMP)
 replay: $(STAMP)
 	@test -n "$(EXPORT)" || { echo "Set EXPORT to an export folder or a FOCUS CSV: make replay EXPORT=path"; exit 2; }
 	$(PY) -m focus_demo --replay "$(EXPORT)" $(DEMO_ARGS)
+
+# The emulator alone on 127.0.0.1, provisioned, for a local Airflow or manual exploration.
+emulator: $(STAMP)
+	$(PY) -m focus_emulator --provision $(EMULATOR_ARGS)
+
+# Benchmarks at a large organisation's size (minutes; not part of 'make test').
+bench: $(STAMP)
+	$(PY) -m focus_bench $(BENCH_ARGS)
+
+# What MWAA reads (dags folder with the shared package and SQL, requirements.txt, plugins.zip).
+mwaa-bundle: $(STAMP)
+	$(PY) devtools/mwaa_bundle.py
+
+# checkov on the Terraform, in its own virtualenv under build/ (its pins clash with Airflow's).
+checkov:
+	bash devtools/run_checkov.sh
+
+# The FinOps Foundation focus-validator on generated data, in its own virtualenv under build/.
+validate-focus: $(STAMP)
+	bash devtools/focus_validator/run.sh
 
 # Regenerate the lock from the MWAA constraints (needs a local copy of the constraints file).
 lock:

@@ -124,6 +124,7 @@ def seed_cloudwatch(aws: Any, day: datetime) -> None:
     """Publish SageMaker Invocations in the endpoints' member account, through the role the CloudWatch
     check assumes: the busy endpoint is called, the idle one reports zero."""
     import boto3
+
     from focus_generator import catalog
 
     role_arn = demo_config()["member_account_roles"][catalog.SAGEMAKER_ACCOUNT]

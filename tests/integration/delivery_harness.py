@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -84,6 +84,8 @@ def run_dag(
     dag = load_dag(dag_id)
     # The emulator answers in milliseconds: poll it often so a run takes seconds, not minutes.
     for task in dag.tasks:
+        # Retry at once: dag.test() waits out retry_delay between tries.
+        task.retry_delay = timedelta(0)
         if hasattr(task, "poll_interval"):
             task.poll_interval = 0.1
         if hasattr(task, "sleep_time"):
@@ -150,3 +152,21 @@ def athena_scalar(aws: Any, sql: str) -> str | None:
     assert status["State"] == "SUCCEEDED", status
     rows = athena.get_query_results(QueryExecutionId=query_id)["ResultSet"]["Rows"]
     return rows[1]["Data"][0].get("VarCharValue") if len(rows) > 1 else None
+
+
+def glue_table_names(aws: Any) -> set[str]:
+    tables = aws.client("glue").get_tables(DatabaseName=aws.config.database)["TableList"]
+    return {table["Name"] for table in tables}
+
+
+def land_table(aws: Any, key: str, table: pa.Table) -> None:
+    """Write one Parquet object to the export bucket (for files outside the Data Exports layout)."""
+    aws.client("s3").put_object(Bucket=aws.config.export_bucket, Key=key, Body=parquet_bytes(table))
+
+
+def task_failure_alerts(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [m for m in messages if m.get("MessageAttributes", {}).get("detection_id", {}).get("Value") == "task_failure"]
+
+
+def delivery_alerts(messages: list[dict[str, Any]], outcome: str) -> list[dict[str, Any]]:
+    return [m for m in messages if m.get("MessageAttributes", {}).get("detection_id", {}).get("Value") == f"delivery_{outcome}"]
