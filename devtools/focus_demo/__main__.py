@@ -311,9 +311,7 @@ def main(argv: list[str] | None = None) -> int:
             notifications = replay(args.replay, aws, pipeline_config, dags, resources["queue_url"])
         else:
             generator_config, deliveries = demo_history(args.months, args.accounts)
-            seed_cloudwatch(
-                aws("cloudwatch"), datetime.combine(generator_config.scenario_day, datetime.min.time(), UTC)
-            )
+            seed_cloudwatch(aws, datetime.combine(generator_config.scenario_day, datetime.min.time(), UTC))
             target = S3Target(aws("s3"), pipeline_config.export_bucket)
             for delivery in deliveries:
                 write_delivery(delivery, target=target, config=generator_config)

@@ -1,14 +1,22 @@
-"""Create in the emulator what Terraform creates in production, with the names of PipelineConfig."""
+"""Create in the emulator what Terraform creates in production, with the names of PipelineConfig.
+
+python -m focus_emulator.provision --endpoint-url http://127.0.0.1:5000
+python -m focus_emulator.provision --endpoint-url http://emulator:5000 --allow-host emulator
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
+import sys
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.exceptions import ClientError
 
+from focus_emulator.guard import is_loopback_host
 from focus_pipeline.config import PipelineConfig
 from focus_pipeline.focus_schema import AWS_FOCUS_1_2_COLUMNS, CURRENT_PARTITION_KEYS
 
@@ -252,3 +260,51 @@ def _provision_manifest_events(s3: Any, sqs: Any, config: PipelineConfig) -> tup
             Bucket=config.export_bucket, NotificationConfiguration={"QueueConfigurations": [wanted]}
         )
     return queue_url, queue_arn
+
+
+def check_endpoint(endpoint_url: str, allowed_hosts: list[str]) -> str:
+    """Return ``endpoint_url`` if its host is loopback or in ``allowed_hosts``; raise ValueError otherwise."""
+    parts = urlsplit(endpoint_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"Invalid --endpoint-url {endpoint_url!r}: expected a URL like http://127.0.0.1:5000."
+        )
+    if not is_loopback_host(parts.hostname) and parts.hostname not in allowed_hosts:
+        raise ValueError(
+            f"Invalid --endpoint-url {endpoint_url!r}: host {parts.hostname!r} is not loopback. "
+            "Pass --allow-host NAME for a docker compose service name."
+        )
+    return endpoint_url
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Provision the default PipelineConfig at ``--endpoint-url`` and print what was created as JSON."""
+    parser = argparse.ArgumentParser(
+        prog="python -m focus_emulator.provision",
+        description="Create the pipeline's AWS resources with their default names in a running emulator.",
+    )
+    parser.add_argument(
+        "--endpoint-url",
+        required=True,
+        help="emulator URL on 127.0.0.1, localhost or an --allow-host name, e.g. http://127.0.0.1:5000",
+    )
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="host name other than loopback to accept in --endpoint-url (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        endpoint_url = check_endpoint(args.endpoint_url, args.allow_host)
+    except ValueError as err:
+        parser.error(str(err))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    resources = provision(endpoint_url)
+    print(json.dumps(resources, indent=2, sort_keys=True), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,4 +1,4 @@
-"""The local AWS: moto's server on 127.0.0.1 with crawling Glue crawlers and executing Athena."""
+"""The local AWS: moto's server (on 127.0.0.1 by default) with crawling Glue crawlers and executing Athena."""
 
 from __future__ import annotations
 
@@ -17,17 +17,21 @@ from focus_emulator.engine import Engine
 log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
+# Addresses that bind every interface, and the loopback address that ``endpoint_url`` names instead.
+WILDCARD_HOSTS = {"0.0.0.0": HOST, "": HOST, "::": "[::1]"}
 
 
 class Emulator:
     """Run moto's ThreadedMotoServer in this process with the Glue and Athena extensions installed.
 
-    Use as a context manager or call start()/stop(). ``port=None`` picks a free port. With
-    ``loopback_guard`` (the default), start() also installs ``focus_emulator.guard``, so no botocore
-    client of this process can send a request to a host other than loopback.
+    Use as a context manager or call start()/stop(). ``port=None`` picks a free port. ``host`` is the
+    address to bind: keep the loopback default unless a container network must reach the server.
+    With ``loopback_guard`` (the default), start() also installs ``focus_emulator.guard``, so no
+    botocore client of this process can send a request to a host other than loopback.
     """
 
-    def __init__(self, port: int | None = None, loopback_guard: bool = True) -> None:
+    def __init__(self, port: int | None = None, loopback_guard: bool = True, host: str = HOST) -> None:
+        self.host = host
         self.port = port or 0
         self.loopback_guard = loopback_guard
         self.endpoint_url = ""
@@ -44,11 +48,14 @@ class Emulator:
         self._cache_dir = Path(tempfile.mkdtemp(prefix="focus-emulator-"))
         crawler.install()
         athena.install(Engine(self._cache_dir / "objects"))
-        self._server = ThreadedMotoServer(ip_address=HOST, port=self.port, verbose=False)
+        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.port = port
-        self.endpoint_url = f"http://{host}:{port}"
+        url_host = WILDCARD_HOSTS.get(host, host)
+        if ":" in url_host and not url_host.startswith("["):
+            url_host = f"[{url_host}]"
+        self.endpoint_url = f"http://{url_host}:{port}"
         log.info("AWS emulator started at %s", self.endpoint_url)
         return self
 

@@ -63,6 +63,27 @@ def check_for_delivery(files: list[dict[str, Any]], **context: Any) -> bool:
     return False
 
 
+def require_connection(conn_id: str | None) -> None:
+    """Raise AirflowNotFoundException when the connection id is not defined.
+
+    The Amazon provider falls back to boto3's default credentials and endpoints for an unknown
+    connection id, so a typo would read from another account, or from real AWS instead of the
+    local emulator, rather than fail.
+    """
+    from airflow.exceptions import AirflowNotFoundException
+    from airflow.sdk import BaseHook
+
+    if conn_id is None:
+        return
+    try:
+        BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException as err:
+        raise AirflowNotFoundException(
+            f"Connection {conn_id!r} is not defined; create it, or set 'aws_conn_id' in the "
+            "focus_pipeline_config Variable to an existing AWS connection."
+        ) from err
+
+
 class DeliveryManifestSensor(S3KeySensor):
     """S3KeySensor that waits for a complete delivery whose executionId has not been processed.
 
@@ -77,6 +98,10 @@ class DeliveryManifestSensor(S3KeySensor):
         kwargs.setdefault("metadata_keys", ["Key", "Size", "LastModified"])
         kwargs.setdefault("soft_fail", False)
         super().__init__(**kwargs)
+
+    def poke(self, context: Any) -> bool:
+        require_connection(self.aws_conn_id)
+        return super().poke(context)
 
     def execute(self, context: Any) -> None:
         from airflow.exceptions import AirflowSensorTimeout, AirflowSkipException

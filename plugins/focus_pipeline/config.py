@@ -84,6 +84,13 @@ class PipelineConfig:
     alert_on_backfill: bool = False
     # Role to assume per member account for CloudWatch reads: {"<account id>": "<role arn>"}.
     member_account_roles: dict[str, str] = field(default_factory=dict)
+    # "period": focus_current only (one partition per billing period). "period_account" also keeps
+    # current_by_account_table, partitioned by billing period and SubAccountId, for queries that
+    # read a few accounts. See focus_pipeline.layout.
+    current_layout: str = "period"
+    current_by_account_table: str = "focus_current_by_account"
+    # Key prefix in the pipeline bucket of the period_account copies (outside the crawled folder).
+    by_account_prefix: str = "focus/by_account"
     thresholds: Thresholds = field(default_factory=Thresholds)
 
     @property

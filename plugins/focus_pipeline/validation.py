@@ -618,10 +618,11 @@ def validate_delivery(
     failures = check_manifest(raw_files if raw_files is not None else staged_files, manifest_files)
     warnings: list[str] = []
 
+    # Athena's UNLOAD writes the files of a normalised delivery without a file name extension.
     data_paths = [
         f"{config.bucket}/{item['key']}"
         for item in staged_files
-        if item["key"].endswith(".parquet") and int(item.get("size", 0)) > 0
+        if (raw_files is not None or item["key"].endswith(".parquet")) and int(item.get("size", 0)) > 0
     ]
     schema, footer_rows, disagreements = read_file_schemas(data_paths, filesystem)
     failures += [_failure("files_share_schema", message) for message in disagreements]

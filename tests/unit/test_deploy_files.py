@@ -32,7 +32,7 @@ LOCAL_HOSTS = {"emulator", "airflow-apiserver", "postgres", "localhost", "127.0.
 # Module and flags of every emulator or generator command the compose file runs.
 MODULE_FLAGS = {
     "focus_emulator": ["--host", "--port"],
-    "focus_emulator.provision": ["--endpoint-url"],
+    "focus_emulator.provision": ["--endpoint-url", "--allow-host"],
     "focus_generator": ["--s3-endpoint", "--bucket", "--allow-host"],
 }
 
@@ -141,6 +141,82 @@ def test_compose_module_flags_exist(module: str) -> None:
     assert result.returncode == 0, f"python -m {module} --help failed:\n{result.stderr[-2000:]}"
     for flag in MODULE_FLAGS[module]:
         assert flag in result.stdout, f"python -m {module} has no {flag} option"
+
+
+def test_compose_manifest_queue_is_provisioned_queue() -> None:
+    from focus_emulator.provision import MANIFEST_QUEUE
+
+    url = SERVICES["airflow-triggerer"]["environment"]["FOCUS_MANIFEST_QUEUE_URL"]
+    parts = urlsplit(url)
+    assert parts.hostname == "emulator"
+    assert parts.path.rsplit("/", 1)[-1] == MANIFEST_QUEUE
+
+
+# --- emulator command lines ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:5000", "http://localhost:5000", "http://[::1]:5000"])
+def test_provision_endpoint_loopback_accepted(url: str) -> None:
+    from focus_emulator.provision import check_endpoint
+
+    assert check_endpoint(url, []) == url
+
+
+@pytest.mark.parametrize(
+    "url", ["http://emulator:5000", "http://10.0.0.5:5000", "ftp://127.0.0.1", "emulator"]
+)
+def test_provision_endpoint_rejected(url: str) -> None:
+    from focus_emulator.provision import check_endpoint
+
+    with pytest.raises(ValueError, match="Invalid --endpoint-url"):
+        check_endpoint(url, [])
+
+
+def test_provision_endpoint_allow_host() -> None:
+    from focus_emulator.provision import check_endpoint
+
+    assert check_endpoint("http://emulator:5000", ["emulator"]) == "http://emulator:5000"
+    with pytest.raises(ValueError, match="--allow-host"):
+        check_endpoint("http://other:5000", ["emulator"])
+
+
+def test_provision_cli_rejects_service_host(capsys: pytest.CaptureFixture[str]) -> None:
+    from focus_emulator.provision import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--endpoint-url", "http://emulator:5000"])
+    assert exit_info.value.code == 2
+    assert "--allow-host" in capsys.readouterr().err
+
+
+class StartedEmulator(Exception):
+    """Raised by the stand-in emulator to end the command before it waits for a signal."""
+
+
+@pytest.mark.parametrize(("host", "warned"), [("0.0.0.0", True), ("127.0.0.1", False), ("::1", False)])
+def test_emulator_cli_warns_off_loopback(
+    host: str, warned: bool, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import focus_emulator.__main__ as cli
+
+    hosts = []
+
+    class StandInEmulator:
+        def __init__(self, port: int | None = None, host: str = "") -> None:
+            hosts.append(host)
+
+        def __enter__(self) -> None:
+            raise StartedEmulator
+
+        def __exit__(self, *args: object) -> None:
+            return None
+
+    monkeypatch.setattr(cli, "Emulator", StandInEmulator)
+    monkeypatch.setattr(cli.signal, "signal", lambda *args: None)
+    with caplog.at_level("WARNING", logger="focus_emulator"), pytest.raises(StartedEmulator):
+        cli.main(["--host", host, "--port", "5000"])
+    assert hosts == [host]
+    assert any("not loopback" in record.getMessage() for record in caplog.records) is warned
 
 
 # --- Dockerfile and astro files -----------------------------------------------------------------
