@@ -11,7 +11,8 @@ snapshot folder, crawl, validate with Great Expectations in Athena, promote (one
 quarantine, run the security detections, record findings, and alert each fingerprint once per
 billing period.
 
-* **Schedule:** hourly; each run handles the oldest complete unprocessed delivery of the current
+* **Schedule:** hourly, and on each new manifest's S3 event when `FOCUS_MANIFEST_QUEUE_URL` names
+  the SQS queue that receives them; each run handles the oldest complete unprocessed delivery of the current
   billing period (and of the previous one until the 15th). A quiet hour ends with the sensor skipped.
 * **Connection:** `aws_default` (set `endpoint_url` in its extra only for the local emulator).
 * **Variable:** `focus_pipeline_config` (JSON, optional): resource names and thresholds.
@@ -29,6 +30,7 @@ from airflow.providers.amazon.aws.operators.athena import AthenaOperator
 from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerRunOperator
 from airflow.providers.amazon.aws.operators.sns import SnsPublishOperator
 from airflow.sdk import DAG, Asset, chain, get_current_context, task
+from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from focus_pipeline.airflow_support import (
@@ -38,14 +40,25 @@ from focus_pipeline.airflow_support import (
     render_config,
     run_time,
 )
+from focus_pipeline.config import AWS_CONN_ID
+from focus_pipeline.events import manifest_event_asset, manifest_queue_url
 
 DAG_ID = "focus_delivery"
 FOCUS_CURRENT = Asset("focus_current", uri="focus://focus_current")
+HOURLY = CronTriggerTimetable("0 * * * *", timezone="UTC")
+# Parse-time setting: the environment or Airflow configuration, never the Variable (a Variable
+# read here would query the metadata database on every parse). None keeps the hourly schedule only.
+MANIFEST_QUEUE_URL = manifest_queue_url()
+SCHEDULE = (
+    AssetOrTimeSchedule(timetable=HOURLY, assets=manifest_event_asset(MANIFEST_QUEUE_URL, AWS_CONN_ID))
+    if MANIFEST_QUEUE_URL
+    else HOURLY
+)
 
 with DAG(
     dag_id=DAG_ID,
     doc_md=__doc__,
-    schedule=CronTriggerTimetable("0 * * * *", timezone="UTC"),
+    schedule=SCHEDULE,
     start_date=datetime(2024, 1, 1),
     catchup=False,
     max_active_runs=1,

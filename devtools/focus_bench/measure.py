@@ -39,7 +39,7 @@ import sys, time
 import airflow, airflow.sdk
 from airflow.dag_processing.dagbag import DagBag
 started = time.perf_counter()
-bag = DagBag(dag_folder=sys.argv[1], include_examples=False)
+bag = DagBag(dag_folder=sys.argv[1])
 elapsed = time.perf_counter() - started
 if bag.import_errors:
     raise SystemExit(f"import errors: {bag.import_errors}")

@@ -150,7 +150,7 @@ def run_delivery_dag(dags_folder: str, logical_date: str, last_task: str) -> dic
 
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=dags_folder, include_examples=False)
+    bag = DagBag(dag_folder=dags_folder)
     if bag.import_errors:
         raise SystemExit(f"DAG import errors: {bag.import_errors}")
     dag = bag.dags["focus_delivery"]
