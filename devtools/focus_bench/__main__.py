@@ -66,11 +66,22 @@ def build_goals(results: dict[str, Any]) -> dict[str, list[Goal]]:
         Goal("Task peak RSS, small delivery", small["peak_rss"], TASK_MEMORY_LIMIT, unit=""),
         Goal("Task peak RSS, large delivery", big["peak_rss"], TASK_MEMORY_LIMIT, unit=""),
         Goal("Task peak RSS growth, large / small", big["peak_rss"], 1.1, reference=small["peak_rss"]),
-        Goal("Speed-up over pandas + GX (baseline / pushed down)", baseline["seconds"], 5.0, reference=big["seconds"], at_least=True),
+        Goal(
+            "Speed-up over pandas + GX (baseline / pushed down)",
+            baseline["seconds"],
+            5.0,
+            reference=big["seconds"],
+            at_least=True,
+        ),
         Goal("Bytes scanned / delivery size", big["bytes_scanned"], 2.0, reference=big["delivery_bytes"]),
     ]
     detections = [
-        Goal(f"{item['id']}: bytes scanned / minimum", item["bytes_scanned"], 1.2, reference=item["minimum_bytes"])
+        Goal(
+            f"{item['id']}: bytes scanned / minimum",
+            item["bytes_scanned"],
+            1.2,
+            reference=item["minimum_bytes"],
+        )
         for item in results["detections"]
     ]
     parse = results["parse_seconds"]
@@ -134,12 +145,23 @@ def cost_model(results: dict[str, Any], history: dict[str, Any]) -> dict[str, An
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m focus_bench", description=__doc__.splitlines()[0])
     defaults = BenchSettings()
-    parser.add_argument("--rows", type=int, default=defaults.newest_rows, help="rows of the newest (month-to-date) period")
-    parser.add_argument("--small-rows", type=int, default=defaults.small_rows, help="rows of the small delivery")
+    parser.add_argument(
+        "--rows", type=int, default=defaults.newest_rows, help="rows of the newest (month-to-date) period"
+    )
+    parser.add_argument(
+        "--small-rows", type=int, default=defaults.small_rows, help="rows of the small delivery"
+    )
     parser.add_argument("--accounts", type=int, default=defaults.accounts, help="member accounts")
     parser.add_argument("--repeats", type=int, default=5, help="parse time measurements per DAG file")
-    parser.add_argument("--output", type=Path, default=REPO_ROOT / "build" / "bench", help="cache and results folder")
-    parser.add_argument("--docs", type=Path, default=REPO_ROOT / "docs" / "benchmarks.md", help="Markdown page to write ('' to skip)")
+    parser.add_argument(
+        "--output", type=Path, default=REPO_ROOT / "build" / "bench", help="cache and results folder"
+    )
+    parser.add_argument(
+        "--docs",
+        type=Path,
+        default=REPO_ROOT / "docs" / "benchmarks.md",
+        help="Markdown page to write ('' to skip)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("botocore").setLevel(logging.WARNING)
@@ -171,15 +193,23 @@ def main(argv: list[str] | None = None) -> int:
         results["load_seconds"] = round(time.monotonic() - load_started, 1)
         results["validation"] = {
             "small": measure.measure_validation(endpoint_url, sampler, config, newest, SMALL_DELIVERY),
-            "large": measure.measure_validation(endpoint_url, sampler, config, newest, BENCH_DELIVERY_PREFIX + newest),
+            "large": measure.measure_validation(
+                endpoint_url, sampler, config, newest, BENCH_DELIVERY_PREFIX + newest
+            ),
             "baseline": measure.measure_baseline(data_dir / history["periods"][-1]["path"], newest),
         }
         results["detections"] = measure.measure_detections(endpoint_url, config, history, data_dir)
-        results["layouts"] = measure.measure_layouts(endpoint_url, config, history, data_dir, LAYOUT_DETECTION)
-        results["delivery_dag"] = measure.measure_delivery_dag(endpoint_url, sampler, history, data_dir, output)
+        results["layouts"] = measure.measure_layouts(
+            endpoint_url, config, history, data_dir, LAYOUT_DETECTION
+        )
+        results["delivery_dag"] = measure.measure_delivery_dag(
+            endpoint_url, sampler, history, data_dir, output
+        )
         sampler.stop()
     results["parse_seconds"] = measure.measure_parse_times(args.repeats)
-    results["per_delivery_detections"] = [d.id for d in detections.load_detections() if d.schedule == "per_delivery"]
+    results["per_delivery_detections"] = [
+        d.id for d in detections.load_detections() if d.schedule == "per_delivery"
+    ]
     results["cost"] = cost_model(results, history)
     results["total_seconds"] = round(time.monotonic() - started, 1)
 

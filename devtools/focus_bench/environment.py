@@ -125,7 +125,8 @@ def emulator_process(log_path: Path) -> Iterator[tuple[str, int]]:
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"The emulator exited with {process.returncode}; see {log_path}.")
-            if "http://" in log_path.read_text():
+            # The emulator prints its endpoint URL alone on a line once provisioning has finished.
+            if endpoint_url in log_path.read_text().splitlines():
                 break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"The emulator did not start within 120 s; see {log_path}.")
@@ -194,7 +195,8 @@ def load_history(endpoint_url: str, history: dict[str, Any], data_dir: Path, con
             stats={
                 "rows": entry["rows"],
                 "billed_cost": entry["billed_cost"],
-                "max_charge_period_start": entry["max_charge_period_start"],
+                # Validation writes "YYYY-MM-DD HH:MM:SS"; drop any time zone suffix to compare alike.
+                "max_charge_period_start": entry["max_charge_period_start"][:19],
             },
         )
     return {"deliveries": [delivery for _, delivery, _ in uploads]}

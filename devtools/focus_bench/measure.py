@@ -47,13 +47,21 @@ print(elapsed)
 """
 
 
-def run_child(args: list[str], endpoint_url: str | None, extra_env: dict[str, str] | None = None) -> dict:
-    """Run ``python -m focus_bench.tasks ...`` and return the JSON line it prints last."""
+def run_child(
+    args: list[str],
+    endpoint_url: str | None,
+    extra_env: dict[str, str] | None = None,
+    log_path: Path | None = None,
+) -> dict:
+    """Run ``python -m focus_bench.tasks ...`` and return the JSON line it prints last; its log
+    (standard error) goes to ``log_path`` when given."""
     env = child_environment(endpoint_url)
     env.update(extra_env or {})
     completed = subprocess.run(
         [sys.executable, "-m", "focus_bench.tasks", *args], env=env, capture_output=True, text=True
     )
+    if log_path is not None:
+        log_path.write_text(completed.stderr)
     if completed.returncode != 0:
         raise RuntimeError(
             f"focus_bench.tasks {args[0]} failed with exit code {completed.returncode}:\n"
@@ -166,7 +174,11 @@ def render_detections(config: Any, as_of: datetime, billing_period: str, table: 
             table=table,
         )
         rendered.append(
-            {"id": detection.id, "sql": detections.render_sql(detection, params), "periods": params["periods"]}
+            {
+                "id": detection.id,
+                "sql": detections.render_sql(detection, params),
+                "periods": params["periods"],
+            }
         )
     return rendered
 
@@ -203,7 +215,13 @@ def measure_detections(
                 "periods": detection["periods"],
             }
         )
-        log.info("Detection %s: %.2f s, %d bytes (minimum %d)", detection["id"], run["seconds"], run["bytes_scanned"], minimum)
+        log.info(
+            "Detection %s: %.2f s, %d bytes (minimum %d)",
+            detection["id"],
+            run["seconds"],
+            run["bytes_scanned"],
+            minimum,
+        )
     return results
 
 
@@ -230,32 +248,48 @@ def measure_layouts(
     athena, s3, glue = (aws_client(endpoint_url, name) for name in ("athena", "s3", "glue"))
     as_of = datetime.fromisoformat(history["as_of"])
     newest = history["periods"][-1]["billing_period"]
-    detection = next(d for d in render_detections(config, as_of, newest, config.current_table) if d["id"] == detection_id)
+    detection = next(
+        d for d in render_detections(config, as_of, newest, config.current_table) if d["id"] == detection_id
+    )
     repartition_seconds, accounts = {}, []
     for period in detection["periods"]:
         started = time.monotonic()
         delivery = BENCH_DELIVERY_PREFIX + period
         accounts = layout.repartition_snapshot(
-            config, athena_client=athena, s3_client=s3, glue_client=glue, billing_period=period, delivery_id=delivery
+            config,
+            athena_client=athena,
+            s3_client=s3,
+            glue_client=glue,
+            billing_period=period,
+            delivery_id=delivery,
         )
-        layout.promote_by_account(glue, config, billing_period=period, delivery_id=delivery, accounts=accounts)
+        layout.promote_by_account(
+            glue, config, billing_period=period, delivery_id=delivery, accounts=accounts
+        )
         repartition_seconds[period] = round(time.monotonic() - started, 2)
     account = sorted(a for a in accounts if a != layout.NO_ACCOUNT)[len(accounts) // 2]
 
     by_account = next(
-        d for d in render_detections(config, as_of, newest, config.current_by_account_table) if d["id"] == detection_id
+        d
+        for d in render_detections(config, as_of, newest, config.current_by_account_table)
+        if d["id"] == detection_id
     )
     table_columns = {name.lower() for name in AWS_FOCUS_1_2_COLUMNS}
     columns = referenced_columns(detection["sql"], table_columns)
     footers = []
     for period in detection["periods"]:
-        prefix = layout.delivery_prefix(config, period, BENCH_DELIVERY_PREFIX + period) + f"{layout.ACCOUNT_KEY}={account}/"
+        prefix = (
+            layout.delivery_prefix(config, period, BENCH_DELIVERY_PREFIX + period)
+            + f"{layout.ACCOUNT_KEY}={account}/"
+        )
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=config.bucket, Prefix=prefix):
             for item in page.get("Contents", []):
                 body = s3.get_object(Bucket=config.bucket, Key=item["Key"])["Body"].read()
                 footers.append(pq.read_metadata(io.BytesIO(body)))
     runs = {
-        "period": run_query(athena, config, account_filtered(detection["sql"], f"subaccountid = '{account}'")),
+        "period": run_query(
+            athena, config, account_filtered(detection["sql"], f"subaccountid = '{account}'")
+        ),
         "period_account": run_query(
             athena, config, account_filtered(by_account["sql"], f"{layout.ACCOUNT_KEY} = '{account}'")
         ),
@@ -296,7 +330,9 @@ def measure_parse_times(repeats: int) -> dict[str, Any]:
     return {name: {"median": statistics.median(times), "runs": times} for name, times in results.items()}
 
 
-def measure_delivery_dag(endpoint_url: str, sampler: MemorySampler, history: dict[str, Any], data_dir: Path, output: Path) -> dict[str, Any]:
+def measure_delivery_dag(
+    endpoint_url: str, sampler: MemorySampler, history: dict[str, Any], data_dir: Path, output: Path
+) -> dict[str, Any]:
     """Land a new delivery of the newest period in the export bucket and run the delivery DAG on it."""
     import pyarrow.parquet as pq
 
@@ -325,7 +361,9 @@ def measure_delivery_dag(endpoint_url: str, sampler: MemorySampler, history: dic
     s3.upload_file(str(data_dir / newest["path"]), generator.export_bucket, key)
     manifest = build_manifest(delivery, generator, [f"s3://{generator.export_bucket}/{key}"])
     s3.put_object(
-        Bucket=generator.export_bucket, Key=manifest_key(delivery, generator), Body=json.dumps(manifest).encode()
+        Bucket=generator.export_bucket,
+        Key=manifest_key(delivery, generator),
+        Body=json.dumps(manifest).encode(),
     )
     home = output / "airflow-home"
     home.mkdir(parents=True, exist_ok=True)
@@ -338,13 +376,16 @@ def measure_delivery_dag(endpoint_url: str, sampler: MemorySampler, history: dic
     }
     migrate_env = child_environment(endpoint_url)
     migrate_env.update(env)
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=migrate_env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], env=migrate_env, check=True, capture_output=True
+    )
     logical_date = (delivered_at + timedelta(minutes=5)).isoformat()
     with sampler.window() as engine:
         result = run_child(
             ["dagrun", "--dags-folder", str(REPO_ROOT / "dags"), "--logical-date", logical_date],
             endpoint_url,
             env,
+            output / "delivery_dag.log",
         )
     result["engine_peak_rss"] = engine["peak_rss"]
     log.info("Delivery DAG: %.1f s, states %s", result["seconds"], result["states"])

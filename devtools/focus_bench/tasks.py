@@ -75,10 +75,15 @@ def baseline_suite(billing_period: str) -> Any:
     ]
     for column, allowed in ALLOWED_VALUES.items():
         value_set = sorted(value for value in allowed if value is not None)
-        expectations.append(gx.expectations.ExpectColumnValuesToBeInSet(column=column.lower(), value_set=value_set))
+        expectations.append(
+            gx.expectations.ExpectColumnValuesToBeInSet(column=column.lower(), value_set=value_set)
+        )
     expectations.append(
         gx.expectations.ExpectColumnValuesToBeBetween(
-            column="chargeperiodstart", min_value=f"{start} 00:00:00", max_value=f"{end} 00:00:00", strict_max=True
+            column="chargeperiodstart",
+            min_value=f"{start} 00:00:00",
+            max_value=f"{end} 00:00:00",
+            strict_max=True,
         )
     )
     expectations.append(
@@ -123,7 +128,9 @@ def run_baseline(path: str, period: str) -> dict[str, Any]:
     }
 
 
-def critical_path(task_instances: list[dict[str, Any]], upstream: dict[str, list[str]], last: str) -> list[dict]:
+def critical_path(
+    task_instances: list[dict[str, Any]], upstream: dict[str, list[str]], last: str
+) -> list[dict]:
     """Walk back from ``last`` through the upstream task that finished latest, and return the chain
     of tasks (first to last) with their durations. Mapped task instances count as one task that runs
     from the first start to the last end."""
@@ -131,7 +138,9 @@ def critical_path(task_instances: list[dict[str, Any]], upstream: dict[str, list
     for item in task_instances:
         if item["start"] is None or item["end"] is None:
             continue
-        entry = by_task.setdefault(item["task_id"], {"task_id": item["task_id"], "start": item["start"], "end": item["end"]})
+        entry = by_task.setdefault(
+            item["task_id"], {"task_id": item["task_id"], "start": item["start"], "end": item["end"]}
+        )
         entry["start"] = min(entry["start"], item["start"])
         entry["end"] = max(entry["end"], item["end"])
     path = []

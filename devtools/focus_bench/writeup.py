@@ -20,20 +20,24 @@ def _history_table(history: dict[str, Any]) -> list[str]:
     for entry in history["periods"]:
         lines.append(f"| {entry['billing_period']} | {entry['rows']:,} | {format_bytes(entry['bytes'])} |")
     small = history["small"]
-    lines.append(f"| {small['billing_period']} (small delivery) | {small['rows']:,} | {format_bytes(small['bytes'])} |")
+    lines.append(
+        f"| {small['billing_period']} (small delivery) | {small['rows']:,} | {format_bytes(small['bytes'])} |"
+    )
     return lines
 
 
 def _validation_section(results: dict[str, Any], goals: list[Goal]) -> list[str]:
     small, big, baseline = (results["validation"][k] for k in ("small", "large", "baseline"))
     rows = [
-        "| Delivery | Rows | Wall time | Task peak RSS | Engine peak RSS | Queries | Bytes scanned | Delivery size |",
+        "| Delivery | Rows | Wall time | Task peak RSS | Engine peak RSS | Queries | Bytes scanned "
+        "| Delivery size |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for label, item in (("small", small), ("large", big)):
         rows.append(
             f"| {label} | {item['rows']:,} | {item['seconds']:.1f} s | {format_bytes(item['peak_rss'])} "
-            f"| {format_bytes(item['engine_peak_rss'])} | {item['queries']} | {format_bytes(item['bytes_scanned'])} "
+            f"| {format_bytes(item['engine_peak_rss'])} | {item['queries']} "
+            f"| {format_bytes(item['bytes_scanned'])} "
             f"| {format_bytes(item['delivery_bytes'])} |"
         )
     rows.append(
@@ -63,7 +67,10 @@ def _validation_section(results: dict[str, Any], goals: list[Goal]) -> list[str]
 
 
 def _detection_section(results: dict[str, Any], goals: list[Goal]) -> list[str]:
-    rows = ["| Detection | Wall time | Bytes scanned | Minimum | Ratio | Goal | Verdict | Periods | Columns |", "|---|---|---|---|---|---|---|---|---|"]
+    rows = [
+        "| Detection | Wall time | Bytes scanned | Minimum | Ratio | Goal | Verdict | Periods | Columns |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for item, goal in zip(results["detections"], goals, strict=True):
         rows.append(
             f"| {item['id']} | {item['seconds']:.2f} s | {format_bytes(item['bytes_scanned'])} "
@@ -93,17 +100,24 @@ def _layout_section(results: dict[str, Any]) -> list[str]:
     return [
         "## Layouts: `period` and `period_account`",
         "",
-        f"`{layouts['detection_id']}` for the newest period, reading {len(layouts['periods'])} billing periods, "
-        f"for the whole organisation and for one account (`{layouts['account']}` of {layouts['accounts']}). The "
+        f"`{layouts['detection_id']}` for the newest period, reading {len(layouts['periods'])} "
+        f"billing periods, for the whole organisation and for one account (`{layouts['account']}` "
+        f"of {layouts['accounts']}). The "
         "minimum for one account is the column chunks of the columns the query names in that account's "
         "period_account files.",
         "",
         "| Query | Layout | Wall time | Bytes scanned | Ratio to the one-account minimum |",
         "|---|---|---|---|---|",
-        f"| all accounts | period | {runs['period_all']['seconds']:.2f} s | {format_bytes(runs['period_all']['bytes_scanned'])} | |",
-        f"| all accounts | period_account | {runs['period_account_all']['seconds']:.2f} s | {format_bytes(runs['period_account_all']['bytes_scanned'])} | |",
-        f"| one account | period | {runs['period']['seconds']:.2f} s | {format_bytes(runs['period']['bytes_scanned'])} | {ratio(runs['period']['bytes_scanned'])} |",
-        f"| one account | period_account | {runs['period_account']['seconds']:.2f} s | {format_bytes(runs['period_account']['bytes_scanned'])} | {ratio(runs['period_account']['bytes_scanned'])} |",
+        *[
+            f"| {scope} | {name} | {runs[key]['seconds']:.2f} s | {format_bytes(runs[key]['bytes_scanned'])} "
+            f"| {ratio(runs[key]['bytes_scanned']) if scope == 'one account' else ''} |"
+            for scope, name, key in (
+                ("all accounts", "period", "period_all"),
+                ("all accounts", "period_account", "period_account_all"),
+                ("one account", "period", "period"),
+                ("one account", "period_account", "period_account"),
+            )
+        ],
         "",
         "Repartitioning (one UNLOAD per period, run by the engine) took "
         + ", ".join(f"{period}: {seconds} s" for period, seconds in layouts["repartition_seconds"].items())
@@ -118,7 +132,8 @@ def _parse_section(results: dict[str, Any], goals: list[Goal]) -> list[str]:
         "## DAG parse time",
         "",
         "`DagBag` parsing of one file, timed in a fresh interpreter that has already imported",
-        f"`airflow` and `airflow.sdk` (as the DAG processor has), median of {len(empty['runs'])} runs, interleaved",
+        "`airflow` and `airflow.sdk` (as the DAG processor has), "
+        f"median of {len(empty['runs'])} runs, interleaved",
         f"with an empty DAG file (median {empty['median'] * 1000:.0f} ms).",
         "",
         *goals_table(goals),
@@ -153,8 +168,12 @@ def _cost_section(results: dict[str, Any]) -> list[str]:
     older = history["periods"][:-1]
     full_month_bytes = sum(entry["bytes"] for entry in older) / max(len(older), 1)
     per_delivery_detection_bytes = sum(
-        item["bytes_scanned"] for item in results["detections"] if item["id"] in results["per_delivery_detections"]
+        item["bytes_scanned"]
+        for item in results["detections"]
+        if item["id"] in results["per_delivery_detections"]
     )
+    older_factor = newest["bytes"] / full_month_bytes if full_month_bytes else 0
+    ten_times = athena_cost_usd([cost["per_delivery_bytes"] * 10])
     return [
         "## Athena cost",
         "",
@@ -163,10 +182,12 @@ def _cost_section(results: dict[str, Any]) -> list[str]:
         "",
         "| Item | Bytes scanned | Cost (USD) |",
         "|---|---|---|",
-        f"| One delivery: validation and the per-delivery detections | {format_bytes(cost['per_delivery_bytes'])} "
+        "| One delivery: validation and the per-delivery detections "
+        f"| {format_bytes(cost['per_delivery_bytes'])} "
         f"| {cost['per_delivery_usd']:.4f} |",
         f"| Daily cost detections | | {cost['daily_detections_usd']:.4f} |",
-        f"| One day ({cost['deliveries_per_day']} deliveries and the daily detections) | | {cost['per_day_usd']:.4f} |",
+        f"| One day ({cost['deliveries_per_day']} deliveries and the daily detections) "
+        f"| | {cost['per_day_usd']:.4f} |",
         f"| Thirty such days | | {cost['per_day_usd'] * 30:.2f} |",
         "",
         "How it grows (estimates from this run's figures, not measured at other sizes):",
@@ -176,11 +197,11 @@ def _cost_section(results: dict[str, Any]) -> list[str]:
         "- A detection reads the billing periods its lookback spans (90 days for new_region: up to four",
         "  periods), so history beyond the longest lookback costs nothing: partition pruning skips it.",
         "  Detection cost grows linearly with accounts (rows per period).",
-        f"- The per-delivery detections scanned {format_bytes(per_delivery_detection_bytes)} here; with full-size",
-        f"  older months (this history's are {format_number(newest['bytes'] / full_month_bytes if full_month_bytes else 0)} times smaller"
-        " than the newest), a 90-day lookback reads about four times the newest period's columns.",
-        f"- At 10 times the accounts, one delivery costs about {athena_cost_usd([cost['per_delivery_bytes'] * 10]):.3f} USD"
-        " (the 10 MB minimum stops mattering once each query scans more than 10 MB).",
+        f"- The per-delivery detections scanned {format_bytes(per_delivery_detection_bytes)} here; with "
+        f"full-size older months (this history's are {format_number(older_factor)} times smaller than the",
+        "  newest), a 90-day lookback reads about four times the newest period's columns.",
+        f"- At 10 times the accounts, one delivery costs about {ten_times:.3f} USD (the 10 MB minimum",
+        "  stops mattering once each query scans more than 10 MB).",
         "",
     ]
 
@@ -197,16 +218,18 @@ def write_markdown(path: Path, results: dict[str, Any], goals: dict[str, list[Go
         "is not Athena, so treat wall times as relative and bytes scanned as what a columnar engine",
         "reads after partition pruning.",
         "",
-        f"Run on {results['started_at']}: `{results['command']}` on {machine['platform']}, {machine['cpus']} CPUs,",
-        f"{format_bytes(machine['memory_bytes'])} memory, Python {machine['python']}; total {results['total_seconds']} s",
+        f"Run on {results['started_at']}: `{results['command']}` on {machine['platform']}, "
+        f"{machine['cpus']} CPUs, {format_bytes(machine['memory_bytes'])} memory, Python {machine['python']};",
+        f"total {results['total_seconds']} s",
         f"(history load into the emulator {results['load_seconds']} s).",
         "",
         "## Data",
         "",
         f"A generated FOCUS 1.2 history of {len(history['periods'])} billing periods for "
         f"{history['settings']['accounts']} accounts (60 columns). The newest period is month-to-date "
-        f"(as of {history['as_of']}); older periods are whole months generated at 1/{history['settings']['older_divisor']} "
-        "of its row scale, because twelve months at full scale would take too long to generate and load on one machine.",
+        f"(as of {history['as_of']}); older periods are whole months generated at "
+        f"1/{history['settings']['older_divisor']} of its row scale, because twelve months at full scale "
+        "would take too long to generate and load on one machine.",
         "",
         *_history_table(history),
         "",

@@ -1,9 +1,9 @@
 """Run the pipeline end to end on the local emulator: ``make demo`` and ``make replay``.
 
-The demo starts the emulator on 127.0.0.1, provisions what Terraform creates on AWS, lands a
-generated FOCUS 1.2 history (closed months, then several deliveries on the last day, an incident
-for every detection and one bad delivery), runs the delivery DAG once per delivery in delivery
-order and the daily cost DAG for the last day, and writes ``build/demo/summary.json``.
+The demo starts the emulator on 127.0.0.1 and provisions what Terraform creates on AWS. It lands a
+generated FOCUS 1.2 history: closed months, then several deliveries on the last day, with an
+incident for every detection and one bad delivery. It runs the delivery DAG once per delivery, in
+delivery order, then the daily cost DAG for the last day, and writes ``build/demo/summary.json``.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ CLOUDWATCH_ROLE_NAME = "focus-cloudwatch-read"
 
 
 def demo_config() -> dict[str, Any]:
-    """The demo's focus_pipeline_config: fast polling (the emulator answers in milliseconds) and the
-    member account role of the SageMaker account."""
+    """Return the demo's focus_pipeline_config: fast polling, because the emulator replies in
+    milliseconds, and the member account role of the SageMaker account."""
     from focus_generator import catalog
 
     role = f"arn:aws:iam::{catalog.SAGEMAKER_ACCOUNT}:role/{CLOUDWATCH_ROLE_NAME}"

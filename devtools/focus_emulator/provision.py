@@ -23,7 +23,7 @@ from focus_pipeline.focus_schema import AWS_FOCUS_1_2_COLUMNS, CURRENT_PARTITION
 log = logging.getLogger(__name__)
 
 SUBSCRIBER_QUEUE = "focus-alerts-subscriber"
-MANIFEST_QUEUE = "focus-manifest-events"
+MANIFEST_QUEUE = "focus-export-manifests"
 MANIFEST_SUFFIX = "-Manifest.json"
 CRAWLER_ROLE = "arn:aws:iam::123456789012:role/focus-crawler"
 CRAWLER_EXCLUSIONS = ["**/_*", "**/*.json", "**/*.tmp"]
@@ -90,7 +90,7 @@ def _table_input(name: str, columns: dict[str, str], location: str, serde: str, 
 
 def provision(endpoint_url: str, config: PipelineConfig | None = None) -> dict:
     """Create buckets, Glue database, crawler and tables, Athena workgroup, SNS topic, SQS subscriber
-    and the S3 event notification of new manifests to the ``focus-manifest-events`` queue.
+    and the S3 event notification of new manifests to the ``focus-export-manifests`` queue.
 
     Safe to call again: resources that exist are left as they are. Returns the names created
     and the URLs and ARNs of both queues.

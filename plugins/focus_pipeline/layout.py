@@ -124,7 +124,12 @@ def repartition_snapshot(
     keys = _list_keys(s3_client, config.bucket, prefix)
     if prefix + MARKER in keys:
         accounts = _accounts_of(keys)
-        log.info("Reusing the period_account copy of %s for %s (%d accounts)", delivery_id, billing_period, len(accounts))
+        log.info(
+            "Reusing the period_account copy of %s for %s (%d accounts)",
+            delivery_id,
+            billing_period,
+            len(accounts),
+        )
         return accounts
     for key in keys:
         s3_client.delete_object(Bucket=config.bucket, Key=key)
@@ -239,10 +244,13 @@ def promote_by_account(
             DatabaseName=config.database,
             TableName=config.current_by_account_table,
             PartitionInputList=[
-                partition_input(account, empty) for account in created[start : start + MAX_ACCOUNTS_PER_PERIOD]
+                partition_input(account, empty)
+                for account in created[start : start + MAX_ACCOUNTS_PER_PERIOD]
             ],
         )
-        errors = [e for e in response.get("Errors", []) if e["ErrorDetail"]["ErrorCode"] != "AlreadyExistsException"]
+        errors = [
+            e for e in response.get("Errors", []) if e["ErrorDetail"]["ErrorCode"] != "AlreadyExistsException"
+        ]
         if errors:
             raise LayoutError(f"Creating the account partitions of {billing_period} failed: {errors}")
 

@@ -184,9 +184,16 @@ def build_normalise_sql(file_schema: dict[str, str], source_table: str) -> str:
 
 def build_create_table_sql(file_schema: dict[str, str], table: str, location: str) -> str:
     """Return the Hive DDL of a temporary external Parquet table over the raw files at ``location``."""
-    columns = ",\n  ".join(
-        f"`{name.lower()}` {normalise_type_name(kind)}" for name, kind in file_schema.items()
-    )
+    canonical = {name.lower(): kind for name, kind in AWS_FOCUS_1_2_COLUMNS.items()}
+    declared = []
+    for name, kind in file_schema.items():
+        type_name = normalise_type_name(kind)
+        if type_name in ("void", "null"):
+            # A writer that saw no values types the column as null, which Glue and Athena cannot
+            # declare; every value is NULL, so it reads as the canonical type (string otherwise).
+            type_name = canonical.get(name.lower(), "string")
+        declared.append(f"`{name.lower()}` {type_name}")
+    columns = ",\n  ".join(declared)
     return f"CREATE EXTERNAL TABLE {table} (\n  {columns}\n)\nSTORED AS PARQUET\nLOCATION '{location}'"
 
 

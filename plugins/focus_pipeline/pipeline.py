@@ -181,6 +181,7 @@ def promote(config: PipelineConfig, staged: dict[str, Any], report: dict[str, An
         execution_id=manifest.execution_id,
         stats=report["stats"],
     )
+    promote_period_account(config, manifest)
     delivery_log.update_record(
         s3_hook(config),
         config,
@@ -190,6 +191,31 @@ def promote(config: PipelineConfig, staged: dict[str, Any], report: dict[str, An
         promoted_at=datetime.now(UTC).isoformat(),
     )
     return {"billing_period": manifest.billing_period, "delivery_id": manifest.delivery_id, "action": action}
+
+
+def promote_period_account(config: PipelineConfig, manifest: exports.Manifest) -> None:
+    """With ``current_layout`` "period_account", copy the snapshot by account in Athena and swap the
+    period's partitions of the by-account table; with "period", do nothing."""
+    from focus_pipeline import layout
+
+    if layout.check_layout(config) != layout.PERIOD_ACCOUNT:
+        return
+    glue = client(config, "glue")
+    accounts = layout.repartition_snapshot(
+        config,
+        athena_client=client(config, "athena"),
+        s3_client=client(config, "s3"),
+        glue_client=glue,
+        billing_period=manifest.billing_period,
+        delivery_id=manifest.delivery_id,
+    )
+    layout.promote_by_account(
+        glue,
+        config,
+        billing_period=manifest.billing_period,
+        delivery_id=manifest.delivery_id,
+        accounts=accounts,
+    )
 
 
 def quarantine(config: PipelineConfig, staged: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
-
 from tests.integration.focus_rows import parquet_bytes
 
 EXPORT_ARN = "arn:aws:bcm-data-exports:us-east-1:123456789012:export/focus-export"
@@ -118,7 +117,10 @@ def current_partitions(aws: Any) -> dict[str, dict[str, Any]]:
     glue = aws.client("glue")
     partitions = glue.get_partitions(DatabaseName=aws.config.database, TableName=aws.config.current_table)
     return {
-        partition["Values"][0]: {"location": partition["StorageDescriptor"]["Location"], **partition["Parameters"]}
+        partition["Values"][0]: {
+            "location": partition["StorageDescriptor"]["Location"],
+            **partition["Parameters"],
+        }
         for partition in partitions["Partitions"]
     }
 
@@ -128,7 +130,9 @@ def received_messages(aws: Any) -> list[dict[str, Any]]:
     sqs = aws.client("sqs")
     messages = []
     while True:
-        batch = sqs.receive_message(QueueUrl=aws.resources["queue_url"], MaxNumberOfMessages=10).get("Messages", [])
+        batch = sqs.receive_message(QueueUrl=aws.resources["queue_url"], MaxNumberOfMessages=10).get(
+            "Messages", []
+        )
         if not batch:
             return messages
         for message in batch:
@@ -142,7 +146,9 @@ def athena_scalar(aws: Any, sql: str) -> str | None:
 
     athena = aws.client("athena")
     query_id = athena.start_query_execution(
-        QueryString=sql, WorkGroup=aws.config.workgroup, QueryExecutionContext={"Database": aws.config.database}
+        QueryString=sql,
+        WorkGroup=aws.config.workgroup,
+        QueryExecutionContext={"Database": aws.config.database},
     )["QueryExecutionId"]
     while True:
         status = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]
@@ -165,8 +171,16 @@ def land_table(aws: Any, key: str, table: pa.Table) -> None:
 
 
 def task_failure_alerts(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [m for m in messages if m.get("MessageAttributes", {}).get("detection_id", {}).get("Value") == "task_failure"]
+    return [
+        m
+        for m in messages
+        if m.get("MessageAttributes", {}).get("detection_id", {}).get("Value") == "task_failure"
+    ]
 
 
 def delivery_alerts(messages: list[dict[str, Any]], outcome: str) -> list[dict[str, Any]]:
-    return [m for m in messages if m.get("MessageAttributes", {}).get("detection_id", {}).get("Value") == f"delivery_{outcome}"]
+    return [
+        m
+        for m in messages
+        if m.get("MessageAttributes", {}).get("detection_id", {}).get("Value") == f"delivery_{outcome}"
+    ]

@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-
-from focus_generator import apply_fault, to_focus_1_0
 from tests.integration.delivery_harness import (
     athena_scalar,
     current_partitions,
@@ -20,6 +18,8 @@ from tests.integration.delivery_harness import (
     run_dag,
 )
 from tests.integration.focus_rows import focus_row, focus_table
+
+from focus_generator import apply_fault, to_focus_1_0
 
 pytestmark = pytest.mark.integration
 
@@ -204,9 +204,14 @@ def task_failures(messages: list[dict]) -> list[dict]:
 
 def test_timestamp_forms_become_utc(aws, airflow_db):
     rows = [focus_row(i, ChargePeriodStart=datetime(2026, 4, 1, tzinfo=UTC)) for i in range(6)]
+    forms = ["2026-04-01T00:00:00Z", "2026-04-01T00:00:00+00:00", "2026-04-01 00:00:00.123456"] * 2
+    text_table = focus_table(rows)
+    position = text_table.column_names.index("ChargePeriodStart")
+    text_table = text_table.set_column(position, "ChargePeriodStart", pa.array(forms, pa.string()))
+    # Microseconds first: the text forms end 123 ms later, so the second delivery does not regress.
     deliveries = {
-        "string_timestamps": apply_fault(focus_table(rows), "string_timestamps"),
         "int64_micro_timestamps": apply_fault(focus_table(rows), "int64_micro_timestamps"),
+        "string_timestamps": text_table,
     }
     for name, table in deliveries.items():
         land_delivery(aws, table, "2026-04")
@@ -284,7 +289,6 @@ def test_real_focus_1_0_sample_replays(aws, airflow_db):
     assert float(athena_scalar(aws, total)) == pytest.approx(expected)
     assert expected == pytest.approx(18.006639)
     account = (
-        "SELECT count(*) FROM focus_current WHERE billing_period = '2024-09' "
-        "AND subaccountid = '51738928782'"
+        "SELECT count(*) FROM focus_current WHERE billing_period = '2024-09' AND subaccountid = '51738928782'"
     )
     assert int(athena_scalar(aws, account)) > 0

@@ -8,7 +8,6 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-
 from tests.integration.delivery_harness import (
     delivery_records,
     land_delivery,

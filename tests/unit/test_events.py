@@ -14,7 +14,7 @@ from focus_pipeline import events
 
 pytestmark = pytest.mark.unit
 
-QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/focus-manifest-events"
+QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/focus-export-manifests"
 MANIFEST_KEY = "exports/focus-export/metadata/BILLING_PERIOD=2026-04/focus-export-Manifest.json"
 ENCODED_MANIFEST_KEY = "exports/focus-export/metadata/BILLING_PERIOD%3D2026-04/focus-export-Manifest.json"
 
@@ -89,7 +89,7 @@ def test_asset_watcher_serializes_sqs_trigger() -> None:
 
 
 def test_asset_accepts_emulator_queue_url() -> None:
-    asset = events.manifest_event_asset("http://127.0.0.1:5000/123456789012/focus-manifest-events", "aws_x")
+    asset = events.manifest_event_asset("http://127.0.0.1:5000/123456789012/focus-export-manifests", "aws_x")
     _, kwargs = asset.watchers[0].trigger.serialize()
     assert kwargs["sqs_queue"].startswith("http://127.0.0.1:5000/")
     assert kwargs["aws_conn_id"] == "aws_x"
