@@ -70,7 +70,18 @@ def check_request_url(url: str) -> None:
 
 
 def _before_send(request: Any, **_: Any) -> None:
+    if _in_process_mock_active():
+        # moto's in-process mock (``mock_aws``) answers the request itself, so nothing is sent.
+        return
     check_request_url(request.url)
+
+
+def _in_process_mock_active() -> bool:
+    try:
+        from moto.core.models import botocore_stubber
+    except ImportError:
+        return False
+    return bool(botocore_stubber.enabled)
 
 
 def _exclude_loopback_from_proxies() -> None:

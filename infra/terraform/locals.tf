@@ -129,5 +129,10 @@ locals {
     regression_tolerance      = var.regression_tolerance
     alert_on_backfill         = var.alert_on_backfill
     member_account_roles      = var.member_account_roles
+    athena_output_location    = var.athena_output_location
+    poll_seconds              = var.poll_seconds
+    current_layout            = var.current_layout
+    current_by_account_table  = var.current_by_account_table
+    by_account_prefix         = var.by_account_prefix
   }
 }

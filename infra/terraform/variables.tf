@@ -237,3 +237,33 @@ variable "member_account_roles" {
   type        = map(string)
   default     = {}
 }
+
+variable "athena_output_location" {
+  description = "Query result location the DAGs pass to Athena; null uses s3://<bucket>/athena-results/ (the workgroup enforces its own)."
+  type        = string
+  default     = null
+}
+
+variable "poll_seconds" {
+  description = "Seconds between status checks of Athena queries run by validation and normalisation."
+  type        = number
+  default     = 1.0
+}
+
+variable "current_layout" {
+  description = "Layout of the current snapshots: \"period\" (focus_current only) or \"period_account\" (also focus_current_by_account, created by the promotion task)."
+  type        = string
+  default     = "period"
+}
+
+variable "current_by_account_table" {
+  description = "Glue table partitioned by billing period and account, used when current_layout is \"period_account\"."
+  type        = string
+  default     = "focus_current_by_account"
+}
+
+variable "by_account_prefix" {
+  description = "Key prefix of the account-partitioned copies of promoted snapshots."
+  type        = string
+  default     = "focus/by_account"
+}

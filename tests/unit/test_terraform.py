@@ -360,6 +360,11 @@ def provision_calls() -> dict[str, mock.MagicMock]:
         client = clients.setdefault(service, mock.MagicMock(name=service))
         client.list_work_groups.return_value = {"WorkGroups": []}
         client.create_topic.return_value = {"TopicArn": PipelineConfig().topic_arn}
+        client.create_queue.return_value = {"QueueUrl": "http://127.0.0.1:5000/123456789012/queue"}
+        client.get_queue_attributes.return_value = {
+            "Attributes": {"QueueArn": "arn:aws:sqs:us-east-1:123456789012:queue"}
+        }
+        client.get_bucket_notification_configuration.return_value = {}
         return client
 
     with mock.patch.object(provision, "_client", fake_client):
