@@ -29,7 +29,7 @@ from moto.glue.models import FakeTable, glue_backends
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from focus_emulator import store, writes
+from focus_emulator import scan, store, writes
 from focus_emulator.sql import SESSION_SETUP, TranslationError, translate_trino_to_duckdb
 from focus_emulator.types import athena_type_from_arrow, duckdb_type_from_glue, glue_type_from_arrow
 
@@ -110,7 +110,21 @@ class _TableRead:
     columns: dict[str, str]
     partition_keys: list[str]
     view_sql: str
-    bytes_scanned: int
+    # Footers of the Parquet files the read covers, after partition pruning.
+    footers: list[pq.FileMetaData] = field(default_factory=list)
+    # JSON lines files are read whole, whatever columns the statement needs.
+    json_bytes: int = 0
+    bytes_scanned: int = 0
+
+    def scanned_bytes(self, columns: set[str]) -> int:
+        """Return the bytes Athena reads for ``columns``: their column chunks plus whole JSON files.
+
+        An empty ``columns`` (``SELECT count(*)``) costs no Parquet bytes, because Trino takes the
+        row count from the footers, and Athena does not count footer reads as data scanned.
+        NOTE: the 0 follows user reports of 0 bytes scanned for a plain count(*) on Parquet
+        (Athena engine version 2, 2021). It is not checked against engine version 3.
+        """
+        return self.json_bytes + sum(scanned_bytes(footer, columns) for footer in self.footers)
 
 
 class Engine:
@@ -617,8 +631,7 @@ class Engine:
         if not isinstance(tree, exp.Query):
             raise QueryFailed(f"NOT_SUPPORTED: Statement not supported by the emulator: {text[:80]}")
         cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
-        referenced = {column.name.lower() for column in tree.find_all(exp.Column)}
-        star = any(True for _ in tree.find_all(exp.Star))
+        with_path = any(column.name.lower() == PATH_COLUMN for column in tree.find_all(exp.Column))
         reads: dict[tuple[str, str], _TableRead] = {}
         for table_node in list(tree.find_all(exp.Table)):
             if not table_node.name or (not table_node.db and table_node.name.lower() in cte_names):
@@ -628,17 +641,25 @@ class Engine:
             table_node.set("db", exp.to_identifier(db_name))
             table_node.set("catalog", None)
             if key not in reads:
-                reads[key] = self._prepare_table(cursor, key, table_node, referenced, star)
+                reads[key] = self._prepare_table(cursor, key, table_node, with_path)
             else:
                 # A second reference may need partitions the first one pruned away.
-                reads[key] = self._prepare_table(cursor, key, None, referenced, star)
-        schema: dict[str, dict[str, dict[str, str]]] = {}
+                reads[key] = self._prepare_table(cursor, key, None, with_path)
+        table_schema: dict[str, dict[str, dict[str, str]]] = {}
         for (db_name, name), read in reads.items():
-            schema.setdefault(db_name, {})[name] = {
+            table_schema.setdefault(db_name, {})[name] = {
                 **read.columns,
                 **{key: "string" for key in read.partition_keys},
-                PATH_COLUMN: "string",
             }
+        # NOTE: a table that several scans read (a self join, a CTE used twice) is charged once,
+        # for the union of their columns, where Trino reads the columns once per scan.
+        needed = scan.columns_read(tree, table_schema)
+        for key, read in reads.items():
+            read.bytes_scanned = read.scanned_bytes(needed.get(key, set()))
+        schema = {
+            db_name: {name: {**columns, PATH_COLUMN: "string"} for name, columns in tables.items()}
+            for db_name, tables in table_schema.items()
+        }
         try:
             duck_sql = translate_trino_to_duckdb(tree.sql(dialect="trino"), schema)
         except TranslationError as err:
@@ -662,9 +683,13 @@ class Engine:
         cursor: duckdb.DuckDBPyConnection,
         key: tuple[str, str],
         node: exp.Table | None,
-        referenced: set[str],
-        star: bool,
+        with_path: bool,
     ) -> _TableRead:
+        """Build the DuckDB view of a Glue table over its files, keeping the footers for byte counts.
+
+        ``node`` is the table's reference in the statement, whose WHERE clause prunes partitions,
+        or None to read every partition.
+        """
         db_name, name = key
         table = self._table(f"{db_name}.{name}", None)
         info = table.as_dict()
@@ -681,8 +706,9 @@ class Engine:
                 locations = self._prune(cursor, locations, partition_keys, node)
         else:
             locations = [({}, descriptor["Location"])]
-        wanted = set(columns) if star else referenced & set(columns)
-        selects, scanned = [], 0
+        selects: list[str] = []
+        footers: list[pq.FileMetaData] = []
+        json_bytes = 0
         for values, location in locations:
             bucket, prefix = store.split_s3_uri(location.rstrip("/") + "/")
             for obj in store.list_objects(bucket, prefix, self.account_id):
@@ -693,7 +719,7 @@ class Engine:
                 if is_json:
                     present = set(columns)
                     source = f"read_json_auto('{path}', format='newline_delimited')"
-                    scanned += obj.size
+                    json_bytes += obj.size
                 else:
                     try:
                         metadata = pq.read_metadata(path)
@@ -702,20 +728,19 @@ class Engine:
                             f"HIVE_CANNOT_OPEN_SPLIT: Error opening Hive split {obj.uri}: {err}"
                         ) from err
                     present = {name.lower() for name in metadata.schema.to_arrow_schema().names}
-                    scanned += scanned_bytes(metadata, wanted)
+                    footers.append(metadata)
                     source = f"read_parquet('{path}')"
-                with_path = PATH_COLUMN in referenced
                 selects.append(
                     _file_select(source, columns, present, partition_keys, values, obj.uri, with_path)
                 )
         if not selects:
             empty = [f'CAST(NULL AS {duckdb_type_from_glue(t)}) AS "{c}"' for c, t in columns.items()]
             empty += [f'CAST(NULL AS VARCHAR) AS "{k}"' for k in partition_keys]
-            if PATH_COLUMN in referenced:
+            if with_path:
                 empty.append(f'CAST(NULL AS VARCHAR) AS "{PATH_COLUMN}"')
             selects.append(f"SELECT {', '.join(empty)} WHERE false")
         view_sql = " UNION ALL ".join(selects)
-        return _TableRead(db_name, name, columns, partition_keys, view_sql, scanned)
+        return _TableRead(db_name, name, columns, partition_keys, view_sql, footers, json_bytes)
 
     @staticmethod
     def _prune(

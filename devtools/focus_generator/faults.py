@@ -155,7 +155,9 @@ def _empty_first_of_month() -> pa.Table:
 
 def _string_timestamps(table: pa.Table) -> pa.Table:
     starts = table.column("ChargePeriodStart").combine_chunks()
-    forms = [pc.strftime(starts, format=form) for form in STRING_TIMESTAMP_FORMS]
+    # Arrow's %S prints the fraction of a sub-second timestamp, so whole seconds go in first.
+    whole_seconds = pc.cast(starts, pa.timestamp("s", tz="UTC"))
+    forms = [pc.strftime(whole_seconds, format=form) for form in STRING_TIMESTAMP_FORMS]
     choice = np.arange(table.num_rows) % len(forms)
     values = forms[0]
     for position in range(1, len(forms)):

@@ -8,7 +8,7 @@ from typing import Any
 
 from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
 
-from focus_pipeline.config import PipelineConfig, load_config
+from focus_pipeline.config import AWS_CONN_ID, PipelineConfig, load_config
 
 log = logging.getLogger(__name__)
 
@@ -64,16 +64,17 @@ def check_for_delivery(files: list[dict[str, Any]], **context: Any) -> bool:
 
 
 def require_connection(conn_id: str | None) -> None:
-    """Raise AirflowNotFoundException when the connection id is not defined.
+    """Raise AirflowNotFoundException when a connection id other than ``aws_default`` is not defined.
 
     The Amazon provider falls back to boto3's default credentials and endpoints for an unknown
     connection id, so a typo would read from another account, or from real AWS instead of the
-    local emulator, rather than fail.
+    local emulator, rather than fail. A missing ``aws_default`` keeps that fallback on purpose:
+    on MWAA it means the environment's execution role.
     """
     from airflow.exceptions import AirflowNotFoundException
     from airflow.sdk import BaseHook
 
-    if conn_id is None:
+    if conn_id is None or conn_id == AWS_CONN_ID:
         return
     try:
         BaseHook.get_connection(conn_id)
@@ -118,7 +119,23 @@ class DeliveryManifestSensor(S3KeySensor):
             raise PermissionError(
                 f"Checking s3://{self.bucket_name}/{self.bucket_key} failed: {event['message']}"
             )
+        if event.get("status") == "running":
+            # S3KeyTrigger (provider 9.34.0) lists with Delimiter="/", so a pattern whose wildcard
+            # spans folders reaches check_fn with no files. List them as poke mode does instead.
+            event = {**event, "files": self.list_matching_files()}
         super().execute_complete(context, event)
+
+    def list_matching_files(self) -> list[dict[str, Any]]:
+        """List the objects matching ``bucket_key`` with ``metadata_keys``, as poke mode passes them."""
+        import fnmatch
+        import re
+
+        prefix = re.split(r"[\[*?]", str(self.bucket_key), maxsplit=1)[0]
+        files = []
+        for item in self.hook.iter_file_metadata(prefix, self.bucket_name):
+            if fnmatch.fnmatch(item["Key"], str(self.bucket_key)):
+                files.append({name: item.get(name) for name in self.metadata_keys})
+        return files
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
         from airflow.exceptions import AirflowSensorTimeout, AirflowSkipException

@@ -8,8 +8,10 @@ The checks run in this order, and a failing step keeps the later query steps fro
    The footers are read because a Glue partition that inherits the table schema hides the file's
    own types. Added columns are drift warnings.
 3. Great Expectations suite on the delivery's partition of ``focus_snapshots``, run as SQL by
-   Athena through PyAthena: not-null columns, value sets, charge periods inside the billing
-   period, and no fully identical rows.
+   Athena through PyAthena. One expectation checks that no row breaks a row rule: not-null
+   columns, value sets, and charge periods inside the billing period. One stats query also
+   counts fully identical rows. Only when a row rule is broken does one more query count the
+   violations per rule and column.
 4. Regression against the current snapshot of the same billing period.
 
 The worker never reads the data: it reads footers, and Athena returns aggregates and at most a
@@ -81,6 +83,11 @@ REQUIRED_NOT_NULL_COLUMNS: tuple[str, ...] = tuple(
 )
 
 _BILLING_PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
+
+# Check name of the expectation that covers every row rule.
+ROW_RULES_CHECK = "row_rules"
+# Rows the row-rules expectation returns at most; the failure path counts them all.
+UNEXPECTED_ROWS_LIMIT = 20
 
 
 @dataclass
@@ -368,64 +375,148 @@ def build_stats_sql(config: PipelineConfig, billing_period: str, delivery: str, 
     )
 
 
-def build_expectation_suite(billing_period: str, columns: list[str], name: str = "focus_delivery") -> Any:
-    """Build the GX suite for one delivery; ``columns`` are the delivery's data columns.
+@dataclass(frozen=True)
+class RowRule:
+    """One row-level check of the suite; a row breaks it when ``violation`` (Athena SQL) is true."""
 
-    Each expectation carries ``meta`` with the check name and the canonical FOCUS column, so
-    that results map back to readable failures.
-    """
-    import great_expectations as gx
+    # Name of the failure the report gives, e.g. ``not_null`` or ``value_set``.
+    check: str
+    # Canonical FOCUS column name.
+    column: str
+    violation: str
+    description: str
+    # Allowed values of a ``value_set`` rule; NULL is always allowed, as in GX's set expectations.
+    allowed: tuple[str, ...] = ()
 
+
+def build_row_rules(billing_period: str) -> list[RowRule]:
+    """Return the row-level rules: not-null columns, value sets and charge periods in the period."""
     start, end = period_bounds(billing_period)
-    expectations: list[Any] = []
-    for column in REQUIRED_NOT_NULL_COLUMNS:
-        expectations.append(
-            gx.expectations.ExpectColumnValuesToNotBeNull(
-                column=column.lower(), meta={"check": "not_null", "column": column}
-            )
-        )
+    rules = [
+        RowRule("not_null", column, f"{_column(column)} IS NULL", f"{column} is not NULL")
+        for column in REQUIRED_NOT_NULL_COLUMNS
+    ]
     for column, allowed in ALLOWED_VALUES.items():
-        value_set = sorted(value for value in allowed if value is not None)
-        expectations.append(
-            gx.expectations.ExpectColumnValuesToBeInSet(
-                column=column.lower(), value_set=value_set, meta={"check": "value_set", "column": column}
+        value_set = tuple(sorted(value for value in allowed if value is not None))
+        listed = ", ".join(_quote_literal(value) for value in value_set)
+        rules.append(
+            RowRule(
+                "value_set",
+                column,
+                f"{_column(column)} IS NOT NULL AND {_column(column)} NOT IN ({listed})",
+                f"{column} in {list(value_set)}",
+                allowed=value_set,
             )
         )
     start_literal = f"TIMESTAMP '{start.isoformat()} 00:00:00'"
     end_literal = f"TIMESTAMP '{end.isoformat()} 00:00:00'"
     charge_start, charge_end = _column("ChargePeriodStart"), _column("ChargePeriodEnd")
-    expectations.append(
-        gx.expectations.UnexpectedRowsExpectation(
-            unexpected_rows_query=(
-                f"SELECT {charge_start} FROM {{batch}} "
-                f"WHERE {charge_start} < {start_literal} OR {charge_start} >= {end_literal}"
-            ),
-            description=f"ChargePeriodStart inside {billing_period}",
-            meta={"check": "charge_period_start_in_billing_period", "column": "ChargePeriodStart"},
+    rules.append(
+        RowRule(
+            "charge_period_start_in_billing_period",
+            "ChargePeriodStart",
+            f"{charge_start} < {start_literal} OR {charge_start} >= {end_literal}",
+            f"ChargePeriodStart inside {billing_period}",
         )
     )
-    expectations.append(
-        gx.expectations.UnexpectedRowsExpectation(
-            unexpected_rows_query=(f"SELECT {charge_end} FROM {{batch}} WHERE {charge_end} > {end_literal}"),
-            description=f"ChargePeriodEnd not after the end of {billing_period}",
-            meta={"check": "charge_period_end_in_billing_period", "column": "ChargePeriodEnd"},
+    rules.append(
+        RowRule(
+            "charge_period_end_in_billing_period",
+            "ChargePeriodEnd",
+            f"{charge_end} > {end_literal}",
+            f"ChargePeriodEnd not after the end of {billing_period}",
         )
     )
-    group_by = ", ".join(_column(name) for name in columns)
-    expectations.append(
-        gx.expectations.UnexpectedRowsExpectation(
-            unexpected_rows_query=(
-                f"SELECT count(*) AS n FROM {{batch}} GROUP BY {group_by} HAVING count(*) > 1"
-            ),
-            description="No fully identical rows",
-            meta={"check": "no_duplicate_rows", "column": None},
-        )
-    )
-    return gx.ExpectationSuite(name=name, expectations=expectations)
+    return rules
 
 
-def failures_from_gx_result(result: dict[str, Any], duplicate_rows: int | None = None) -> list[dict]:
-    """Turn the failed expectations of a GX result (as a JSON dict) into report failures."""
+def build_row_rules_query(rules: list[RowRule]) -> str:
+    """Return the GX ``unexpected_rows_query``: at most UNEXPECTED_ROWS_LIMIT rows that break a rule.
+
+    The LIMIT lets Athena stop at the first broken rows. The query names only the rule columns,
+    so it reads only their column chunks.
+    """
+    columns = ", ".join(dict.fromkeys(_column(rule.column) for rule in rules))
+    condition = " OR ".join(f"({rule.violation})" for rule in rules)
+    return f"SELECT {columns} FROM {{batch}} WHERE {condition} LIMIT {UNEXPECTED_ROWS_LIMIT}"
+
+
+def build_violation_counts_sql(
+    config: PipelineConfig, billing_period: str, delivery: str, rules: list[RowRule]
+) -> str:
+    """Return one Athena query that counts the rows breaking each rule (column ``v<i>`` for rule i).
+
+    A ``value_set`` rule also gets ``s<i>``: a JSON array of up to 5 of its distinct unexpected
+    values, sorted.
+    """
+    batch = build_batch_query(config, billing_period, delivery)
+    selects = []
+    for index, rule in enumerate(rules):
+        selects.append(f"count_if({rule.violation}) AS v{index}")
+        if rule.check == "value_set":
+            values = f"array_agg(DISTINCT {_column(rule.column)}) FILTER (WHERE {rule.violation})"
+            selects.append(f"json_format(CAST(slice(array_sort({values}), 1, 5) AS JSON)) AS s{index}")
+    return f"SELECT {', '.join(selects)} FROM ({batch}) AS b"
+
+
+def build_expectation_suite(billing_period: str, columns: list[str], name: str = "focus_delivery") -> Any:
+    """Build the GX suite for one delivery; ``columns`` are the delivery's data columns.
+
+    The suite is one UnexpectedRowsExpectation over all row rules (two Athena queries: the rows
+    and their count), so a passing delivery costs few queries. When it fails,
+    ``build_violation_counts_sql`` counts the violations per rule. Duplicate rows are counted by
+    the stats query (``build_stats_sql``), which reads every column anyway.
+    """
+    import great_expectations as gx
+
+    del columns  # The rules name only FOCUS columns, which the schema step checked.
+    rules = build_row_rules(billing_period)
+    expectation = gx.expectations.UnexpectedRowsExpectation(
+        unexpected_rows_query=build_row_rules_query(rules),
+        description=f"No row breaks a not-null, value-set or charge-period rule of {billing_period}",
+        meta={"check": ROW_RULES_CHECK, "column": None},
+    )
+    return gx.ExpectationSuite(name=name, expectations=[expectation])
+
+
+def rule_failures(rules: list[RowRule], counts: dict[str, Any]) -> list[dict[str, Any]]:
+    """Turn the row of ``build_violation_counts_sql`` (by column name) into one failure per broken rule."""
+    failures = []
+    for index, rule in enumerate(rules):
+        observed = int(counts.get(f"v{index}") or 0)
+        if observed == 0:
+            continue
+        if rule.check == "not_null":
+            message = f"{rule.column} has {observed} NULL values"
+        elif rule.check == "value_set":
+            sample = json.loads(counts.get(f"s{index}") or "[]")
+            message = f"{rule.column} has {observed} values outside the allowed set, e.g. {sample}"
+        else:
+            message = f"{rule.description}: {observed} rows outside"
+        failures.append(_failure(rule.check, message, column=rule.column, observed=observed))
+    return failures
+
+
+def duplicate_failures(stats: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the ``no_duplicate_rows`` failure when the stats count duplicate rows."""
+    observed = int(stats.get("duplicate_rows") or 0)
+    if observed == 0:
+        return []
+    message = f"{observed} duplicate rows (fully identical, NULLs compare equal)"
+    return [_failure("no_duplicate_rows", message, observed=observed)]
+
+
+def failures_from_gx_result(
+    result: dict[str, Any],
+    duplicate_rows: int | None = None,
+    rule_violations: list[dict[str, Any]] | None = None,
+) -> list[dict]:
+    """Turn the failed expectations of a GX result (as a JSON dict) into report failures.
+
+    ``rule_violations`` are the ``rule_failures`` that replace a failed row-rules expectation.
+    Without them, that expectation gives one failure with its count of broken rows (at most
+    UNEXPECTED_ROWS_LIMIT).
+    """
     failures = []
     for item in result.get("results", []):
         if item.get("success"):
@@ -440,7 +531,14 @@ def failures_from_gx_result(result: dict[str, Any], duplicate_rows: int | None =
             failures.append(_failure(check, f"check could not run: {exception}", column=column))
             continue
         observed = details.get("unexpected_count", details.get("observed_value"))
-        if check == "not_null":
+        if check == ROW_RULES_CHECK and rule_violations:
+            failures += rule_violations
+            continue
+        if check == ROW_RULES_CHECK and rule_violations is not None:
+            message = f"{observed} rows break a row rule, but no rule counted a violation"
+        elif check == ROW_RULES_CHECK:
+            message = f"{observed} rows break a row rule"
+        elif check == "not_null":
             message = f"{column} has {observed} NULL values"
         elif check == "value_set":
             sample = details.get("partial_unexpected_list", [])[:5]
@@ -551,8 +649,12 @@ def _run_suite(
     delivery: str,
     columns: list[str],
     poll_interval: float,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Run the GX suite and the stats query in Athena; return the GX result dict and the stats."""
+) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """Run the GX suite and the stats query in Athena, and count violations per rule if needed.
+
+    Returns the GX result dict, the stats, and the failures of the row rules. A passing delivery
+    costs three queries: the row-rules expectation's rows and row count, and the stats.
+    """
     import great_expectations as gx
     import sqlalchemy as sa
 
@@ -568,12 +670,18 @@ def _run_suite(
     batch_definition = asset.add_batch_definition_whole_table("delivery")
     suite = context.suites.add(build_expectation_suite(billing_period, columns))
     batch = batch_definition.get_batch()
-    # NOTE: GX 1.24 sends about 20 Athena queries for this suite, one per metric it cannot bundle.
     result = batch.validate(suite, result_format="BASIC").to_json_dict()
 
     stats_sql = build_stats_sql(config, billing_period, delivery, columns)
+    rules = build_row_rules(billing_period)
+    violations: list[dict[str, Any]] = []
     with datasource.get_engine().connect() as connection:
         row = connection.execute(sa.text(stats_sql)).one()
+        if _row_rules_failed(result):
+            counts_sql = build_violation_counts_sql(config, billing_period, delivery, rules)
+            counts = connection.execute(sa.text(counts_sql)).one()._asdict()
+            violations = rule_failures(rules, counts)
+            log.info("Delivery %s breaks %d row rules", delivery, len(violations))
     max_start = row[2]
     stats = {
         "rows": int(row[0] or 0),
@@ -581,7 +689,17 @@ def _run_suite(
         "max_charge_period_start": max_start.isoformat(sep=" ") if max_start is not None else None,
         "duplicate_rows": int(row[3] or 0),
     }
-    return result, stats
+    return result, stats, violations
+
+
+def _row_rules_failed(result: dict[str, Any]) -> bool:
+    """Return True when the row-rules expectation ran and found rows that break a rule."""
+    for item in result.get("results", []):
+        meta = (item.get("expectation_config") or {}).get("meta") or {}
+        if meta.get("check") == ROW_RULES_CHECK:
+            raised = (item.get("exception_info") or {}).get("exception_message")
+            return not item.get("success") and not raised
+    return False
 
 
 def validate_delivery(
@@ -661,8 +779,11 @@ def validate_delivery(
         report.stats = {"rows": 0, "billed_cost": 0.0, "max_charge_period_start": None, "duplicate_rows": 0}
     else:
         columns = [name for name in schema if name.lower() not in SNAPSHOT_PARTITION_KEYS]
-        gx_result, report.stats = _run_suite(config, access, billing_period, delivery, columns, poll_interval)
-        failures += failures_from_gx_result(gx_result, report.stats["duplicate_rows"])
+        gx_result, report.stats, violations = _run_suite(
+            config, access, billing_period, delivery, columns, poll_interval
+        )
+        failures += failures_from_gx_result(gx_result, rule_violations=violations)
+        failures += duplicate_failures(report.stats)
 
     report.failures = failures
     regressions = check_regression(report.stats, current, config.regression_tolerance) if not failures else []

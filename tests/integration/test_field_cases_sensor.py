@@ -75,8 +75,7 @@ def test_sensor_waits_for_complete_delivery(sensor_env):
 
 
 def test_sensor_modes_share_payload(sensor_env):
-    # The deferrable S3KeyTrigger needs aiobotocore: MWAA 3.3.1 preinstalls it (3.9.0), but the
-    # local lock may not include it.
+    # The deferrable S3KeyTrigger runs on aiobotocore (MWAA 3.3.1 preinstalls 3.9.0).
     pytest.importorskip("aiobotocore", reason="the deferrable S3KeyTrigger needs aiobotocore")
     from airflow.sdk.exceptions import TaskDeferred
 

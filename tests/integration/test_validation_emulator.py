@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 
 import pyarrow as pa
 import pytest
@@ -158,3 +159,57 @@ def test_unlisted_file_in_snapshot_fails(aws):
 
     assert report.outcome == "failed"
     assert report.failures[0]["expectation"] == "no_extra_files"
+
+
+def query_count(aws) -> int:
+    athena = aws.client("athena")
+    return len(athena.list_query_executions(WorkGroup=aws.config.workgroup)["QueryExecutionIds"])
+
+
+def test_passing_delivery_costs_three_queries(aws):
+    staged = stage(aws, focus_table([focus_row(i) for i in range(30)]), "20260413T080000Z-e8")
+    crawl(aws)
+    before = query_count(aws)
+
+    report = validate(aws, staged, "20260413T080000Z-e8")
+
+    assert report.outcome == "passed"
+    # The row-rules expectation's rows and row count, and the stats query.
+    assert query_count(aws) - before == 3
+
+
+def test_broken_row_rules_name_each_check_and_column(aws):
+    rows = [focus_row(i) for i in range(20)]
+    rows += [focus_row(100 + i, BillingCurrency=None) for i in range(3)]
+    rows += [focus_row(200 + i, ChargeCategory="Refund") for i in range(2)]
+    rows.append(focus_row(300, ChargeFrequency="Sometimes"))
+    march = datetime(2026, 3, 31, tzinfo=UTC)
+    rows.append(focus_row(400, ChargePeriodStart=march, ChargePeriodEnd=march.replace(hour=1)))
+    june = datetime(2026, 6, 1, tzinfo=UTC)
+    rows.append(focus_row(500, ChargePeriodEnd=june))
+    staged = stage(aws, focus_table(rows), "20260413T090000Z-e9")
+    crawl(aws)
+    before = query_count(aws)
+
+    report = validate(aws, staged, "20260413T090000Z-e9")
+
+    assert report.outcome == "failed"
+    found = {(f["expectation"], f["column"]): f for f in report.failures}
+    assert list(found) == [
+        ("not_null", "BillingCurrency"),
+        ("value_set", "ChargeCategory"),
+        ("value_set", "ChargeFrequency"),
+        ("charge_period_start_in_billing_period", "ChargePeriodStart"),
+        ("charge_period_end_in_billing_period", "ChargePeriodEnd"),
+    ]
+    assert found[("not_null", "BillingCurrency")]["message"] == "BillingCurrency has 3 NULL values"
+    category = found[("value_set", "ChargeCategory")]
+    assert category["observed"] == 2
+    assert category["message"] == "ChargeCategory has 2 values outside the allowed set, e.g. ['Refund']"
+    assert "Sometimes" in found[("value_set", "ChargeFrequency")]["message"]
+    start = found[("charge_period_start_in_billing_period", "ChargePeriodStart")]
+    assert start["message"] == "ChargePeriodStart inside 2026-04: 1 rows outside"
+    assert found[("charge_period_end_in_billing_period", "ChargePeriodEnd")]["observed"] == 1
+    assert report.stats["rows"] == 28
+    # One more query than a passing delivery: the violation counts per rule.
+    assert query_count(aws) - before == 4

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -91,6 +92,9 @@ def test_string_timestamps_mixed_forms(delivery):
     assert values[1].endswith("+00:00")
     assert values[2].endswith(".123456")
     assert " " in values[2]
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", values[0])
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+00:00", values[1])
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.123456", values[2])
 
 
 def test_int64_micro_timestamps(delivery):

@@ -11,21 +11,26 @@ from focus_pipeline.config import PipelineConfig
 from focus_pipeline.focus_schema import AWS_FOCUS_1_2_COLUMNS, AWS_NULLABLE_GAPS
 from focus_pipeline.validation import (
     REQUIRED_NOT_NULL_COLUMNS,
+    UNEXPECTED_ROWS_LIMIT,
     AwsAccess,
     ColumnDiff,
     ValidationReport,
     arrow_type_to_hive,
     athena_sqlalchemy_url,
     build_expectation_suite,
+    build_row_rules,
     build_stats_sql,
+    build_violation_counts_sql,
     check_manifest,
     check_regression,
     diff_schema,
+    duplicate_failures,
     failures_from_gx_result,
     normalise_type_name,
     period_bounds,
     read_file_schemas,
     report_key,
+    rule_failures,
     schema_failures,
 )
 
@@ -241,23 +246,86 @@ def test_stats_sql_filters_partition_and_groups_all_columns():
     assert "HAVING count(*) > 1" in sql
 
 
-def test_expectation_suite_contents():
+def test_expectation_suite_is_one_row_rules_expectation():
     suite = build_expectation_suite("2026-04", list(CANONICAL))
-    checks = [expectation.meta["check"] for expectation in suite.expectations]
+    assert [expectation.meta["check"] for expectation in suite.expectations] == ["row_rules"]
+    query = suite.expectations[0].unexpected_rows_query
+    assert "{batch}" in query
+    assert query.endswith(f"LIMIT {UNEXPECTED_ROWS_LIMIT}")
+    assert "TIMESTAMP '2026-04-01 00:00:00'" in query
+    assert "TIMESTAMP '2026-05-01 00:00:00'" in query
+
+
+def test_row_rules_contents():
+    rules = build_row_rules("2026-04")
+    checks = [rule.check for rule in rules]
     assert checks.count("not_null") == len(REQUIRED_NOT_NULL_COLUMNS)
     assert checks.count("value_set") == 5
-    assert "no_duplicate_rows" in checks
-    period = next(e for e in suite.expectations if e.meta["check"] == "charge_period_start_in_billing_period")
-    assert "TIMESTAMP '2026-04-01 00:00:00'" in period.unexpected_rows_query
-    assert "TIMESTAMP '2026-05-01 00:00:00'" in period.unexpected_rows_query
-    charge_class = next(e for e in suite.expectations if e.meta.get("column") == "ChargeClass")
-    assert charge_class.value_set == ["Correction"]
-    # Costs may be negative, so no expectation bounds a cost column.
-    assert not [
-        e
-        for e in suite.expectations
-        if "Cost" in str(getattr(e, "column", "")) and e.meta["check"] != "not_null"
+    period = next(rule for rule in rules if rule.check == "charge_period_start_in_billing_period")
+    assert "TIMESTAMP '2026-04-01 00:00:00'" in period.violation
+    assert "TIMESTAMP '2026-05-01 00:00:00'" in period.violation
+    charge_class = next(rule for rule in rules if rule.column == "ChargeClass")
+    assert charge_class.allowed == ("Correction",)
+    assert charge_class.violation == '"chargeclass" IS NOT NULL AND "chargeclass" NOT IN (\'Correction\')'
+    # Costs may be negative, so no rule bounds a cost column.
+    assert not [rule for rule in rules if "Cost" in rule.column and rule.check != "not_null"]
+
+
+def test_violation_counts_sql_counts_each_rule():
+    import sqlglot
+
+    rules = build_row_rules("2026-04")
+    sql = build_violation_counts_sql(PipelineConfig(), "2026-04", "20260401T080000Z-abc", rules)
+    tree = sqlglot.parse_one(sql, read="trino")
+    names = [select.alias for select in tree.selects]
+    value_sets = [i for i, rule in enumerate(rules) if rule.check == "value_set"]
+    assert names[:2] == ["v0", "v1"]
+    assert len(names) == len(rules) + len(value_sets)
+    assert {f"s{i}" for i in value_sets} <= set(names)
+    assert "billing_period = '2026-04' AND delivery = '20260401T080000Z-abc'" in sql
+
+
+def test_rule_failures_from_counts():
+    rules = build_row_rules("2026-04")
+    index = {(rule.check, rule.column): i for i, rule in enumerate(rules)}
+    category = index[("value_set", "ChargeCategory")]
+    counts = {
+        f"v{index[('not_null', 'BilledCost')]}": 4,
+        f"v{category}": 2,
+        f"s{category}": '["Refund"]',
+        f"v{index[('charge_period_end_in_billing_period', 'ChargePeriodEnd')]}": 1,
+    }
+    failures = rule_failures(rules, counts)
+    assert [(f["expectation"], f["column"]) for f in failures] == [
+        ("not_null", "BilledCost"),
+        ("value_set", "ChargeCategory"),
+        ("charge_period_end_in_billing_period", "ChargePeriodEnd"),
     ]
+    assert failures[0]["message"] == "BilledCost has 4 NULL values"
+    assert failures[1]["message"] == "ChargeCategory has 2 values outside the allowed set, e.g. ['Refund']"
+    assert failures[2]["message"] == "ChargePeriodEnd not after the end of 2026-04: 1 rows outside"
+    assert failures[2]["observed"] == 1
+
+
+def test_duplicate_failures_from_stats():
+    assert duplicate_failures({"duplicate_rows": 0}) == []
+    failures = duplicate_failures({"duplicate_rows": 20})
+    assert failures[0]["expectation"] == "no_duplicate_rows"
+    assert failures[0]["observed"] == 20
+    assert failures[0]["message"].startswith("20 duplicate rows")
+
+
+def test_failures_from_gx_result_row_rules():
+    failed = {
+        "success": False,
+        "expectation_config": {"meta": {"check": "row_rules", "column": None}},
+        "result": {"observed_value": 20},
+    }
+    counted = [{"expectation": "not_null", "column": "SkuId", "message": "m", "observed": 25}]
+    assert failures_from_gx_result({"results": [failed]}, rule_violations=counted) == counted
+    uncounted = failures_from_gx_result({"results": [failed]})
+    assert uncounted[0]["expectation"] == "row_rules"
+    assert uncounted[0]["message"] == "20 rows break a row rule"
 
 
 def test_failures_from_gx_result_names_columns_and_counts():
