@@ -36,7 +36,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     unmarked = [item.nodeid for item in items if not _KIND_MARKERS & {m.name for m in item.iter_markers()}]
     if unmarked:
         raise pytest.UsageError(
-            "Tests without a unit or integration marker: " + ", ".join(unmarked[:10])
+            "Tests without a unit or integration marker: "
+            + ", ".join(unmarked[:10])
             + ". Add 'pytestmark = pytest.mark.unit' (or integration) to the module."
         )
 

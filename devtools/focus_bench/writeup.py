@@ -239,7 +239,8 @@ def write_markdown(path: Path, results: dict[str, Any], goals: dict[str, list[Go
         "reads after partition pruning.",
         "",
         f"Run on {results['started_at']}: `{results['command']}` on {machine['platform']}, "
-        f"{machine['cpus']} CPUs, {format_bytes(machine['memory_bytes'])} memory, Python {machine['python']};",
+        f"{machine['cpus']} CPUs, {format_bytes(machine['memory_bytes'])} memory, "
+        f"Python {machine['python']};",
         f"total {results['total_seconds']} s",
         f"(history load into the emulator {results['load_seconds']} s).",
         "",

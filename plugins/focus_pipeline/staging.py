@@ -92,7 +92,8 @@ def stage_delivery(
         ):
             raise StagingError(
                 f"Staged copy s3://{config.bucket}/{target_key} differs from its source {uri} "
-                f"({None if target is None else target['ContentLength']} vs {source['ContentLength']} bytes). "
+                f"({None if target is None else target['ContentLength']} vs "
+                f"{source['ContentLength']} bytes). "
                 "Snapshot folders are immutable: investigate before deleting anything."
             )
         staged.append(

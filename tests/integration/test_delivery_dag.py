@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-
 from tests.integration.delivery_harness import (
     athena_scalar,
     current_partitions,
@@ -51,7 +50,9 @@ def test_three_deliveries_same_day_keep_the_last(aws, airflow_db):
         row["BilledCost"] = row["BilledCost"] + 0.30
 
     for hour, rows in ((8, first), (14, second), (20, third)):
-        manifest = land_delivery(aws, focus_table(rows), "2026-04", delivered_at=datetime(2026, 4, 20, hour, tzinfo=UTC))
+        manifest = land_delivery(
+            aws, focus_table(rows), "2026-04", delivered_at=datetime(2026, 4, 20, hour, tzinfo=UTC)
+        )
         _, states = run_dag("focus_delivery", datetime(2026, 4, 20, hour, 5, tzinfo=UTC))
         assert states["promote_snapshot"] == "success"
 
@@ -59,7 +60,9 @@ def test_three_deliveries_same_day_keep_the_last(aws, airflow_db):
     assert current["execution_id"] == manifest["executionId"]
     assert current["rows"] == "1020"
     assert float(current["billed_cost"]) == pytest.approx(511.50)
-    total = athena_scalar(aws, "SELECT round(sum(billedcost), 2) FROM focus_current WHERE billing_period = '2026-04'")
+    total = athena_scalar(
+        aws, "SELECT round(sum(billedcost), 2) FROM focus_current WHERE billing_period = '2026-04'"
+    )
     assert float(total) == pytest.approx(511.50)
     count = athena_scalar(aws, "SELECT count(*) FROM focus_current WHERE billing_period = '2026-04'")
     assert count == "1020"

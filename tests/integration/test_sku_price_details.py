@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-
 from tests.integration.delivery_harness import athena_scalar, current_partitions, land_delivery, run_dag
 from tests.integration.focus_rows import focus_row, focus_table
 

@@ -29,7 +29,9 @@ def test_schedule_hourly_without_queue(monkeypatch):
 
 
 def test_schedule_adds_manifest_events(monkeypatch):
-    monkeypatch.setenv("FOCUS_MANIFEST_QUEUE_URL", "http://127.0.0.1:5000/123456789012/focus-export-manifests")
+    monkeypatch.setenv(
+        "FOCUS_MANIFEST_QUEUE_URL", "http://127.0.0.1:5000/123456789012/focus-export-manifests"
+    )
     from airflow.timetables.assets import AssetOrTimeSchedule
 
     dag = parse_delivery_dag()
