@@ -632,7 +632,7 @@ class Engine:
             raise QueryFailed(f"NOT_SUPPORTED: Statement not supported by the emulator: {text[:80]}")
         cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
         with_path = any(column.name.lower() == PATH_COLUMN for column in tree.find_all(exp.Column))
-        reads: dict[tuple[str, str], _TableRead] = {}
+        references: dict[tuple[str, str], list[exp.Table]] = {}
         for table_node in list(tree.find_all(exp.Table)):
             if not table_node.name or (not table_node.db and table_node.name.lower() in cte_names):
                 continue
@@ -640,11 +640,10 @@ class Engine:
             key = (db_name, table_node.name.lower())
             table_node.set("db", exp.to_identifier(db_name))
             table_node.set("catalog", None)
-            if key not in reads:
-                reads[key] = self._prepare_table(cursor, key, table_node, with_path)
-            else:
-                # A second reference may need partitions the first one pruned away.
-                reads[key] = self._prepare_table(cursor, key, None, with_path)
+            references.setdefault(key, []).append(table_node)
+        reads = {
+            key: self._prepare_table(cursor, key, nodes, with_path) for key, nodes in references.items()
+        }
         table_schema: dict[str, dict[str, dict[str, str]]] = {}
         for (db_name, name), read in reads.items():
             table_schema.setdefault(db_name, {})[name] = {
@@ -682,13 +681,13 @@ class Engine:
         self,
         cursor: duckdb.DuckDBPyConnection,
         key: tuple[str, str],
-        node: exp.Table | None,
+        nodes: list[exp.Table],
         with_path: bool,
     ) -> _TableRead:
         """Build the DuckDB view of a Glue table over its files, keeping the footers for byte counts.
 
-        ``node`` is the table's reference in the statement, whose WHERE clause prunes partitions,
-        or None to read every partition.
+        ``nodes`` are the table's references in the statement. The view covers the partitions that
+        any reference keeps after pruning on its WHERE clause.
         """
         db_name, name = key
         table = self._table(f"{db_name}.{name}", None)
@@ -702,8 +701,12 @@ class Engine:
             for partition in table.partitions.values():
                 values = dict(zip(partition_keys, partition.values, strict=False))
                 locations.append((values, partition.partition_input["StorageDescriptor"]["Location"]))
-            if node is not None:
-                locations = self._prune(cursor, locations, partition_keys, node)
+            kept = {
+                id(location)
+                for node in nodes
+                for location in self._prune(cursor, locations, partition_keys, node)
+            }
+            locations = [location for location in locations if id(location) in kept]
         else:
             locations = [({}, descriptor["Location"])]
         selects: list[str] = []

@@ -28,7 +28,7 @@ def s3_hook(config: PipelineConfig) -> Any:
 
 
 def client(config: PipelineConfig, service: str) -> Any:
-    """A boto3 client of the configured connection (its endpoint_url included)."""
+    """Return a boto3 client of the configured connection, with its endpoint_url."""
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
     return AwsBaseHook(
@@ -371,7 +371,7 @@ def cross_check_endpoints(
 
     Billing shows hosting hours but not invocations, so each candidate's ``Invocations`` over the
     same window decides: busy endpoints are dropped, idle ones stay, and endpoints whose metrics
-    could not be read stay as ``unverified`` (their evidence says so), never plainly idle.
+    could not be read stay as ``unverified`` (recorded in their evidence), never plainly idle.
     """
     from focus_pipeline import cloudwatch
 

@@ -83,3 +83,33 @@ def test_same_delivery_twice_changes_nothing(aws, airflow_db):
     assert after["2026-04"]["execution_id"] == before["2026-04"]["execution_id"]
     assert after["2026-04"]["promoted_at"] == before["2026-04"]["promoted_at"]
     assert received_messages(aws) == []
+
+
+def test_create_new_report_folders_not_summed(aws, airflow_db):
+    first = april_rows(30)
+    land_delivery(
+        aws,
+        focus_table(first),
+        "2026-04",
+        mode="CREATE_NEW_REPORT",
+        delivered_at=datetime(2026, 4, 9, 8, tzinfo=UTC),
+    )
+    run_dag("focus_delivery", datetime(2026, 4, 9, 8, 5, tzinfo=UTC))
+    second = first + april_rows(5, start=30)
+    manifest = land_delivery(
+        aws,
+        focus_table(second),
+        "2026-04",
+        mode="CREATE_NEW_REPORT",
+        partition_key="billing_period",
+        delivered_at=datetime(2026, 4, 9, 14, tzinfo=UTC),
+    )
+
+    _, states = run_dag("focus_delivery", datetime(2026, 4, 9, 14, 5, tzinfo=UTC))
+
+    assert states["promote_snapshot"] == "success"
+    current = current_partitions(aws)["2026-04"]
+    assert current["execution_id"] == manifest["executionId"]
+    assert current["rows"] == "35"
+    count = athena_scalar(aws, "SELECT count(*) FROM focus_current WHERE billing_period = '2026-04'")
+    assert count == "35"

@@ -98,3 +98,30 @@ def test_group_by_columns_of_star_subquery(aws, two_periods):
         "GROUP BY regionid, subaccountid HAVING count(*) > 1"
     )
     assert scanned(aws, sql) == expected
+
+
+def test_two_pruned_references_read_one_partition(aws, two_periods):
+    expected = chunk_bytes(two_periods["2026-04"], {"billedcost"})
+    sql = (
+        "SELECT n, total FROM "
+        "(SELECT count(*) AS n FROM focus_snapshots WHERE billing_period = '2026-04') AS c "
+        "CROSS JOIN (SELECT sum(billedcost) AS total FROM focus_snapshots "
+        "WHERE billing_period = '2026-04') AS s"
+    )
+    assert scanned(aws, sql) == expected
+
+
+def test_references_to_two_partitions_read_both(aws, two_periods):
+    expected = chunk_bytes(two_periods["2026-03"], {"billedcost"})
+    expected += chunk_bytes(two_periods["2026-04"], {"billedcost"})
+    sql = (
+        "SELECT a.total AS march, b.total AS april FROM "
+        "(SELECT sum(billedcost) AS total FROM focus_snapshots WHERE billing_period = '2026-03') AS a "
+        "CROSS JOIN (SELECT sum(billedcost) AS total FROM focus_snapshots "
+        "WHERE billing_period = '2026-04') AS b"
+    )
+    execution = run_query(aws, sql)
+    assert execution["Statistics"]["DataScannedInBytes"] == expected
+    rows = aws.client("athena").get_query_results(QueryExecutionId=execution["QueryExecutionId"])
+    values = [cell["VarCharValue"] for cell in rows["ResultSet"]["Rows"][1]["Data"]]
+    assert [float(value) for value in values] == [1.5 * 40 * 41 / 2, 1.5 * 60 * 61 / 2]
