@@ -641,9 +641,7 @@ class Engine:
             table_node.set("db", exp.to_identifier(db_name))
             table_node.set("catalog", None)
             references.setdefault(key, []).append(table_node)
-        reads = {
-            key: self._prepare_table(cursor, key, nodes, with_path) for key, nodes in references.items()
-        }
+        reads = {key: self._prepare_table(cursor, key, nodes, with_path) for key, nodes in references.items()}
         table_schema: dict[str, dict[str, dict[str, str]]] = {}
         for (db_name, name), read in reads.items():
             table_schema.setdefault(db_name, {})[name] = {
