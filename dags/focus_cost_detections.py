@@ -7,9 +7,10 @@ no invocations in CloudWatch (`idle_sagemaker_endpoint`), and Savings Plans or R
 whose utilisation fell (`commitment_drift`). Findings go to the same findings log and alert topic as
 the security detections, and each fingerprint alerts once per billing period.
 
-* **Schedule:** daily. The run of the interval `[D, D+1)` checks day `D - 1`, because AWS delivers a
-  day's charges within about a day. Time-based on purpose: one run per day can be backfilled and
-  re-run, while a run per delivery would check the same day up to three times.
+* **Schedule:** daily at 00:00 UTC. The run at midnight of day `D` checks day `D - 2`: AWS delivers
+  a day's charges within about a day, so that day is complete by then. Time-based on purpose: one
+  run per day can be backfilled and re-run, while a run per delivery would check the same day up to
+  three times.
 * **Connection:** `aws_default`. **Variable:** `focus_pipeline_config` (thresholds, member account
   roles for the CloudWatch check).
 * **Backfill:** `airflow backfill create --dag-id focus_cost_detections --from-date ... --to-date ...`
@@ -22,12 +23,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.providers.amazon.aws.operators.athena import AthenaOperator
-from airflow.providers.amazon.aws.operators.sns import SnsPublishOperator
 from airflow.sdk import DAG, get_current_context, task
 
-from focus_pipeline.airflow_support import alert_on_failure, alerts_enabled, render_config, run_time
+from focus_pipeline.airflow_support import (
+    PublishAlertOperator,
+    alert_on_failure,
+    alerts_enabled,
+    render_config,
+    run_time,
+)
 
 DAG_ID = "focus_cost_detections"
+# Days between a run and the day it checks: AWS delivers a day's charges within about a day.
+CHECK_LAG_DAYS = 2
 
 with DAG(
     dag_id=DAG_ID,
@@ -48,12 +56,12 @@ with DAG(
 
     @task
     def plan_cost_detections() -> list[dict[str, Any]]:
-        """Render the cost detections for the day before the data interval starts."""
+        """Render the cost detections for the day two days before the run."""
         from focus_pipeline import pipeline
 
-        context = get_current_context()
-        interval_start = context.get("data_interval_start") or run_time(context)
-        checked_day = (interval_start - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        checked_day = (run_time(get_current_context()) - timedelta(days=CHECK_LAG_DAYS)).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        )
         return pipeline.plan_detections(
             render_config(),
             workload="cost",
@@ -99,12 +107,6 @@ with DAG(
 
         return pipeline.publish_kwargs(requests)
 
-    @task(trigger_rule="none_failed_min_one_success")
-    def record_alerted(requests: list[dict[str, Any]], responses: list[Any] | None) -> int:
-        from focus_pipeline import pipeline
-
-        return pipeline.record_alerts(render_config(), requests, list(responses or []))
-
     plan = plan_cost_detections()
 
     # One AthenaOperator per cost detection; record_findings reads their results.
@@ -112,16 +114,17 @@ with DAG(
         task_id="run_cost_detections",
         database="{{ focus_config().database }}",
         workgroup="{{ focus_config().workgroup }}",
-        output_location="{{ focus_config().athena_output }}",
+        # Empty lets the workgroup's result location apply.
+        output_location="{{ focus_config().athena_output_location or '' }}",
         aws_conn_id="{{ focus_config().aws_conn_id }}",
         sleep_time=1,
     ).expand_kwargs(list_cost_queries(plan))
     recorded = record_findings(plan, run_cost_detections.output)
     requests = prepare_notifications(recorded)
 
-    publish_alerts = SnsPublishOperator.partial(
+    # One message per request; each task marks its fingerprints as alerted once its message is out.
+    PublishAlertOperator.partial(
         task_id="publish_alerts",
         target_arn="{{ focus_config().topic_arn }}",
         aws_conn_id="{{ focus_config().aws_conn_id }}",
     ).expand_kwargs(list_publish_requests(requests))
-    record_alerted(requests, publish_alerts.output)

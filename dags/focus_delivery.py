@@ -28,16 +28,17 @@ from typing import Any
 
 from airflow.providers.amazon.aws.operators.athena import AthenaOperator
 from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerRunOperator
-from airflow.providers.amazon.aws.operators.sns import SnsPublishOperator
 from airflow.sdk import DAG, Asset, chain, get_current_context, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from focus_pipeline.airflow_support import (
     DeliveryManifestSensor,
+    PublishAlertOperator,
     alert_on_failure,
     alerts_enabled,
     render_config,
+    run_conf,
     run_time,
 )
 from focus_pipeline.config import AWS_CONN_ID
@@ -85,7 +86,12 @@ with DAG(
 
     @task
     def select_delivery() -> dict[str, Any]:
-        """Pick the oldest complete delivery that no run has handled yet."""
+        """Pick the oldest complete delivery that no run has handled yet.
+
+        The run conf ``{"accept_regression": "<executionId>"}`` offers a held-back delivery again
+        and promotes it without the comparison; ``{"retry_delivery": "<executionId>"}`` offers a
+        delivery marked failed again.
+        """
         from airflow.exceptions import AirflowSkipException
 
         from focus_pipeline import pipeline
@@ -93,7 +99,12 @@ with DAG(
         config = render_config()
         # Fail on a missing query result location before staging or validation sends any query.
         pipeline.check_output_location(config)
-        readiness = pipeline.scan_for_deliveries(config, run_time(get_current_context()))
+        conf = run_conf(get_current_context())
+        reprocess = conf.get("accept_regression") or conf.get("retry_delivery")
+        readiness = pipeline.scan_for_deliveries(config, run_time(get_current_context()), reprocess)
+        if not readiness.ready and readiness.invalid:
+            key, reason = next(iter(readiness.invalid.items()))
+            raise ValueError(f"Manifest s3://{config.export_bucket}/{key} cannot be used: {reason}")
         if not readiness.ready:
             raise AirflowSkipException("No new delivery.")
         return readiness.ready[0].to_dict()
@@ -103,7 +114,8 @@ with DAG(
         from focus_pipeline import pipeline
         from focus_pipeline.exports import Manifest
 
-        return pipeline.stage(render_config(), Manifest.from_dict(manifest))
+        retry = run_conf(get_current_context()).get("retry_delivery") == manifest["execution_id"]
+        return pipeline.stage(render_config(), Manifest.from_dict(manifest), retry=retry)
 
     # The crawler is defined in Terraform; this task only starts it, or waits for a crawl that its
     # own schedule already started, and never changes its configuration.
@@ -120,7 +132,10 @@ with DAG(
     def validate_snapshot(staged: dict[str, Any]) -> dict[str, Any]:
         from focus_pipeline import pipeline
 
-        return pipeline.validate(render_config(), staged)
+        accepted = run_conf(get_current_context()).get("accept_regression")
+        return pipeline.validate(
+            render_config(), staged, accept_regression=accepted == staged["manifest"]["execution_id"]
+        )
 
     @task(outlets=[FOCUS_CURRENT])
     def promote_snapshot(staged: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
@@ -198,14 +213,9 @@ with DAG(
 
         return pipeline.publish_kwargs(requests)
 
-    @task(trigger_rule="none_failed_min_one_success")
-    def record_alerted(requests: list[dict[str, Any]], responses: list[Any] | None) -> int:
-        from focus_pipeline import pipeline
-
-        return pipeline.record_alerts(render_config(), requests, list(responses or []))
-
     @task(trigger_rule="none_failed_min_one_success", on_failure_callback=None)
     def finish_delivery(report: dict[str, Any]) -> str:
+        # Runs after publish_alerts: a quarantine's alert is out (and its status written) by now.
         """End the run failed when the delivery was quarantined or held back, after its alert went out."""
         from airflow.exceptions import AirflowFailException
 
@@ -236,14 +246,14 @@ with DAG(
     recorded = record_findings(staged, plan, run_security_detections.output)
     requests = prepare_notifications(staged, recorded, delivery_alerts)
 
-    publish_alerts = SnsPublishOperator.partial(
+    # One message per request; each task marks its fingerprints as alerted once its message is out.
+    publish_alerts = PublishAlertOperator.partial(
         task_id="publish_alerts",
         target_arn="{{ focus_config().topic_arn }}",
         aws_conn_id="{{ focus_config().aws_conn_id }}",
     ).expand_kwargs(list_publish_requests(requests))
-    alerted = record_alerted(requests, publish_alerts.output)
 
     chain(wait_for_delivery, manifest)
     chain(staged, crawl_snapshots, report)
     chain(promoted, plan)
-    chain(alerted, finish_delivery(report))
+    chain(publish_alerts, finish_delivery(report))

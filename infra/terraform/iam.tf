@@ -27,7 +27,7 @@ locals {
 }
 
 data "aws_iam_policy_document" "mwaa_pipeline" {
-  # sense_manifest (S3KeySensor), stage_delivery: find the manifests and data files of the export.
+  # wait_for_delivery and select_delivery list the manifests of the billing periods in scope.
   statement {
     sid       = "ListExport"
     actions   = ["s3:ListBucket"]
@@ -40,31 +40,88 @@ data "aws_iam_policy_document" "mwaa_pipeline" {
     }
   }
 
-  # sense_manifest reads the manifest; stage_delivery copies the data files it lists.
+  # wait_for_delivery and select_delivery read the manifests and check (HeadObject) that their
+  # data files exist. stage_delivery reads the Parquet footers and copies the data files.
   statement {
     sid       = "ReadExport"
     actions   = ["s3:GetObject"]
     resources = ["${local.export_bucket_arn}/${local.export_root}/*"]
   }
 
-  # stage_delivery, validation, detections (Athena reads with the caller's credentials), record
-  # findings, delivery log.
+  # Listing: the delivery log (wait_for_delivery, select_delivery), the snapshot and raw folders
+  # (stage_delivery), the period_account copy (promote_snapshot) and the alert markers
+  # (prepare_notifications). Athena lists the folders it reads and writes with the caller's
+  # credentials and checks the region of its result bucket.
   statement {
     sid       = "ListPipelineBucket"
     actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
     resources = [local.pipeline_bucket_arn]
   }
 
+  # stage_delivery copies the data files here, or Athena's UNLOAD writes the normalised files.
+  # validate_snapshot reads the footers, and Athena reads the files for validation, detections
+  # and the period_account UNLOAD. Snapshot folders are immutable, so nothing deletes here.
   statement {
-    sid     = "ReadWritePipelineObjects"
-    actions = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
-    resources = [
-      "${local.pipeline_bucket_arn}/${var.snapshots_prefix}/*",
-      "${local.pipeline_bucket_arn}/${var.findings_prefix}/*",
-      "${local.pipeline_bucket_arn}/${var.deliveries_prefix}/*",
-      "${local.pipeline_bucket_arn}/${var.validation_prefix}/*",
-      "${local.pipeline_bucket_arn}/${local.athena_results_prefix}*",
+    sid       = "ReadWriteSnapshots"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+    resources = ["${local.pipeline_bucket_arn}/${var.snapshots_prefix}/*"]
+  }
+
+  # stage_delivery copies a delivery that needs normalisation here, and Athena reads it through
+  # the temporary table. validate_snapshot reads the raw footers for the column diff.
+  statement {
+    sid       = "ReadWriteRawDeliveries"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = ["${local.pipeline_bucket_arn}/${local.raw_prefix}/*"]
+  }
+
+  # promote_snapshot with current_layout "period_account": Athena's UNLOAD writes the copy, the
+  # task writes its completion marker, and it deletes what an interrupted UNLOAD left behind.
+  statement {
+    sid = "WriteByAccountCopies"
+    actions = [
+      "s3:PutObject",
+      "s3:DeleteObject",
+      "s3:AbortMultipartUpload",
+      "s3:ListMultipartUploadParts",
     ]
+    resources = ["${local.pipeline_bucket_arn}/${local.by_account_root}/*"]
+  }
+
+  # Delivery log: wait_for_delivery and select_delivery read it. stage_delivery,
+  # validate_snapshot and promote_snapshot read and rewrite a record, and publish_alerts writes the
+  # status of a quarantined or held-back delivery once its alert is out.
+  statement {
+    sid       = "ReadWriteDeliveryLog"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = ["${local.pipeline_bucket_arn}/${var.deliveries_prefix}/*"]
+  }
+
+  # record_findings appends to the findings log, and publish_alerts writes one marker per alerted
+  # fingerprint after its message is out. S3Hook uploads through boto3's managed transfer, which switches to a multipart
+  # upload above 8 MB and aborts it on failure.
+  statement {
+    sid     = "WriteFindings"
+    actions = ["s3:PutObject", "s3:AbortMultipartUpload"]
+    resources = [
+      "${local.pipeline_bucket_arn}/${var.findings_prefix}/*",
+      "${local.pipeline_bucket_arn}/${var.findings_prefix}_alerted/*",
+    ]
+  }
+
+  # validate_snapshot stores its report.
+  statement {
+    sid       = "WriteValidationReports"
+    actions   = ["s3:PutObject"]
+    resources = ["${local.pipeline_bucket_arn}/${var.validation_prefix}/*"]
+  }
+
+  # Athena writes every query's results here with the caller's credentials, and GetQueryResults
+  # (validate_snapshot, record_findings) reads them back.
+  statement {
+    sid       = "UseAthenaResults"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+    resources = ["${local.pipeline_bucket_arn}/${local.athena_results_prefix}*"]
   }
 
   # Objects of the pipeline bucket, Athena results and the SNS topic use the pipeline key.
@@ -81,33 +138,91 @@ data "aws_iam_policy_document" "mwaa_pipeline" {
     resources = [local.crawler_arn]
   }
 
-  # The operator polls crawl metrics; GetCrawlerMetrics has no resource-level permissions.
+  # crawl_snapshots polls crawl metrics; GetCrawlerMetrics has no resource-level permissions.
   statement {
     sid       = "ReadCrawlerMetrics"
     actions   = ["glue:GetCrawlerMetrics"]
     resources = ["*"]
   }
 
-  # validate_snapshot, detections, findings queries: Athena resolves tables in the catalog.
-  # promote_snapshot: one CreatePartition, UpdatePartition or BatchCreatePartition on focus_current.
-  # record_findings: CreatePartition on findings.
+  # Athena looks up the database of every query: stage_delivery (normalisation),
+  # validate_snapshot, promote_snapshot (period_account UNLOAD) and run_*_detections.
   statement {
-    sid = "UseCatalog"
-    actions = [
-      "glue:GetDatabase",
-      "glue:GetTable",
-      "glue:GetTables",
-      "glue:GetPartition",
-      "glue:GetPartitions",
-      "glue:BatchGetPartition",
-      "glue:CreatePartition",
-      "glue:UpdatePartition",
-      "glue:BatchCreatePartition",
-    ]
-    resources = concat([local.glue_catalog_arn, local.glue_database_arn], local.glue_table_arns)
+    sid       = "ReadDatabase"
+    actions   = ["glue:GetDatabase"]
+    resources = [local.glue_catalog_arn, local.glue_database_arn]
   }
 
-  # validate_snapshot (PyAthena), run_*_detections (AthenaOperator), normalise (Athena UNLOAD).
+  # Athena reads focus_snapshots (validate_snapshot, the period_account UNLOAD) and focus_current
+  # (run_*_detections). plan_*_detections and promote_snapshot call GetTable and GetPartitions
+  # on focus_current themselves.
+  statement {
+    sid     = "QueryFocusTables"
+    actions = ["glue:GetTable", "glue:GetPartitions", "glue:BatchGetPartition"]
+    resources = [
+      local.glue_catalog_arn,
+      local.glue_database_arn,
+      "${local.glue_table_arn_prefix}/${var.snapshots_table}",
+      "${local.glue_table_arn_prefix}/${var.current_table}",
+    ]
+  }
+
+  # validate_snapshot reads the period's current partition; promote_snapshot creates it on the
+  # first promotion and updates it after.
+  statement {
+    sid     = "PromoteCurrentPartition"
+    actions = ["glue:GetPartition", "glue:CreatePartition", "glue:UpdatePartition"]
+    resources = [
+      local.glue_catalog_arn,
+      local.glue_database_arn,
+      "${local.glue_table_arn_prefix}/${var.current_table}",
+    ]
+  }
+
+  # record_findings registers the period partition of the findings table.
+  statement {
+    sid     = "RegisterFindingsPartitions"
+    actions = ["glue:GetTable", "glue:CreatePartition"]
+    resources = [
+      local.glue_catalog_arn,
+      local.glue_database_arn,
+      "${local.glue_table_arn_prefix}/${var.findings_table}",
+    ]
+  }
+
+  # promote_snapshot with current_layout "period_account": create the by-account table on first
+  # use, then create the account partitions new to the period and swap all of them in one call.
+  statement {
+    sid = "PromoteByAccountPartitions"
+    actions = [
+      "glue:GetTable",
+      "glue:CreateTable",
+      "glue:GetPartitions",
+      "glue:BatchCreatePartition",
+      "glue:BatchUpdatePartition",
+    ]
+    resources = [
+      local.glue_catalog_arn,
+      local.glue_database_arn,
+      "${local.glue_table_arn_prefix}/${var.current_by_account_table}",
+    ]
+  }
+
+  # stage_delivery (normalisation): Athena's CREATE EXTERNAL TABLE creates the temporary table
+  # over the raw files, the UNLOAD reads it, and the task deletes it in Glue afterwards.
+  statement {
+    sid     = "NormaliseTemporaryTables"
+    actions = ["glue:GetTable", "glue:CreateTable", "glue:DeleteTable"]
+    resources = [
+      local.glue_catalog_arn,
+      local.glue_database_arn,
+      "${local.glue_table_arn_prefix}/${local.normalise_table_pattern}",
+    ]
+  }
+
+  # GetWorkGroup: select_delivery and plan_*_detections check for a result location. Queries:
+  # stage_delivery (normalisation), validate_snapshot (PyAthena), promote_snapshot
+  # (period_account UNLOAD) and run_*_detections (AthenaOperator). record_findings reads results.
   statement {
     sid = "QueryAthena"
     actions = [
@@ -120,22 +235,25 @@ data "aws_iam_policy_document" "mwaa_pipeline" {
     resources = [local.workgroup_arn]
   }
 
-  # notify_findings (SnsPublishOperator).
+  # publish_alerts (PublishAlertOperator), and the failure alert that every task except
+  # finish_delivery sends from its on_failure_callback.
   statement {
     sid       = "PublishAlerts"
     actions   = ["sns:Publish"]
     resources = [aws_sns_topic.alerts.arn]
   }
 
-  # Event-driven runs read the manifest events from the queue.
+  # Event-driven runs: the triggerer's watcher of the focus_manifest_events Asset reads and
+  # deletes the manifest events.
   statement {
     sid       = "ReadManifestEvents"
     actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
     resources = [aws_sqs_queue.manifests.arn]
   }
 
-  # check_sagemaker_invocations (focus_cost_detections): CloudWatch metric reads support neither
-  # resource-level permissions nor the cloudwatch:namespace condition key, so "*" is the only resource.
+  # record_findings of focus_cost_detections checks the Invocations of idle SageMaker endpoint
+  # candidates. CloudWatch metric reads support neither resource-level permissions nor the
+  # cloudwatch:namespace condition key, so "*" is the only resource.
   statement {
     sid       = "ReadSageMakerMetrics"
     actions   = ["cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics"]
@@ -149,7 +267,8 @@ data "aws_iam_policy_document" "mwaa_pipeline" {
     resources = local.secret_arns
   }
 
-  # check_sagemaker_invocations in member accounts: only the roles listed in member_account_roles.
+  # The same check in member accounts: only the roles listed in member_account_roles. Its
+  # sts:GetCallerIdentity call needs no permission.
   dynamic "statement" {
     for_each = length(local.member_role_arns) > 0 ? [1] : []
     content {

@@ -10,15 +10,23 @@ locals {
   snapshots_leaf       = element(split("/", var.snapshots_prefix), length(split("/", var.snapshots_prefix)) - 1)
   crawler_table_prefix = trimsuffix(var.snapshots_table, local.snapshots_leaf)
 
+  # Deliveries that need normalisation are first copied next to the snapshots folder, to
+  # "<parent of snapshots_prefix>/raw/" (focus_pipeline.staging.raw_prefix), where the crawler
+  # never looks: "focus/snapshots" gives "focus/raw".
+  raw_prefix = "${trimsuffix(var.snapshots_prefix, local.snapshots_leaf)}raw"
+  # Key prefix of the period_account copies; focus_pipeline.layout strips its slashes the same way.
+  by_account_root = trim(var.by_account_prefix, "/")
+
   athena_results_prefix = "athena-results/"
   athena_output         = "s3://${var.bucket}/${local.athena_results_prefix}"
 
   glue_catalog_arn  = "arn:${local.partition}:glue:${var.region}:${local.account_id}:catalog"
   glue_database_arn = "arn:${local.partition}:glue:${var.region}:${local.account_id}:database/${var.database}"
-  glue_table_arns = [
-    for table in [var.snapshots_table, var.current_table, var.findings_table] :
-    "arn:${local.partition}:glue:${var.region}:${local.account_id}:table/${var.database}/${table}"
-  ]
+  # Append "/<table name>" for the ARN of one table of the database.
+  glue_table_arn_prefix = "arn:${local.partition}:glue:${var.region}:${local.account_id}:table/${var.database}"
+  # Normalisation creates and drops one temporary table per delivery, named by
+  # focus_pipeline.normalise.temporary_table_name.
+  normalise_table_pattern = "tmp_normalise_*"
 
   # Lower-case Glue names of the 60 FOCUS_1_2_AWS columns with the Hive types AWS delivers, in the
   # order of focus_pipeline.focus_schema.AWS_FOCUS_1_2_COLUMNS (a unit test compares both).
@@ -127,6 +135,7 @@ locals {
     topic_arn                 = aws_sns_topic.alerts.arn
     previous_period_until_day = var.previous_period_until_day
     regression_tolerance      = var.regression_tolerance
+    max_attempts              = var.max_attempts
     alert_on_backfill         = var.alert_on_backfill
     member_account_roles      = var.member_account_roles
     athena_output_location    = var.athena_output_location

@@ -226,6 +226,12 @@ variable "regression_tolerance" {
   default     = 0.02
 }
 
+variable "max_attempts" {
+  description = "Runs that may fail on one delivery before it is marked failed and the next delivery is taken."
+  type        = number
+  default     = 3
+}
+
 variable "alert_on_backfill" {
   description = "Send alerts for findings of backfill runs."
   type        = bool

@@ -6,6 +6,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from airflow.providers.amazon.aws.operators.sns import SnsPublishOperator
 from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
 
 from focus_pipeline.config import AWS_CONN_ID, PipelineConfig, load_config
@@ -28,6 +29,11 @@ def run_time(context: Any) -> datetime:
     if moment is None:
         return datetime.now(UTC)
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def run_conf(context: Any) -> dict[str, Any]:
+    """The run's conf (``airflow dags trigger --conf``), or an empty dict."""
+    return dict(getattr(context.get("dag_run"), "conf", None) or {})
 
 
 def is_backfill(context: Any) -> bool:
@@ -116,7 +122,7 @@ class DeliveryManifestSensor(S3KeySensor):
         if event.get("status") == "error":
             # The trigger reports access and configuration errors as events; raise them as a plain
             # error so they fail the task instead of being read as a timeout.
-            raise PermissionError(
+            raise RuntimeError(
                 f"Checking s3://{self.bucket_name}/{self.bucket_key} failed: {event['message']}"
             )
         if event.get("status") == "running":
@@ -156,16 +162,18 @@ def alert_on_failure(context: Any) -> None:
     dag_id = getattr(task_instance, "dag_id", "?")
     task_id = getattr(task_instance, "task_id", "?")
     run_id = getattr(task_instance, "run_id", "?")
+    map_index = getattr(task_instance, "map_index", -1)
     try:
         config = render_config()
         message = f"Task {task_id} of DAG {dag_id} failed in run {run_id}.\n\nError: {error}\n"
+        deduplication_id = f"{run_id}-{task_id}-{map_index}"[:128]
         SnsHook(aws_conn_id=config.aws_conn_id, region_name=config.region_name).publish_to_target(
             target_arn=config.topic_arn,
             message=message,
             subject=f"FOCUS pipeline failure: {dag_id}.{task_id}"[:100],
             message_attributes={"workload": "pipeline", "severity": "high", "detection_id": "task_failure"},
             **(
-                {"message_group_id": "failure", "message_deduplication_id": f"{run_id}-{task_id}"[:128]}
+                {"message_group_id": "failure", "message_deduplication_id": deduplication_id}
                 if config.topic_arn.endswith(".fifo")
                 else {}
             ),
@@ -173,3 +181,47 @@ def alert_on_failure(context: Any) -> None:
         log.info("Alerted the failure of %s.%s (run %s)", dag_id, task_id, run_id)
     except Exception:
         log.exception("Could not publish the failure alert of %s.%s (run %s)", dag_id, task_id, run_id)
+
+
+class PublishAlertOperator(SnsPublishOperator):
+    """SnsPublishOperator that records the alerted fingerprints right after its message is published.
+
+    Publishing and marking in one task means a message that went out is marked even when another
+    message of the same run fails, so the next run does not send it again.
+
+    :param findings: the findings the message lists; their fingerprints are marked as alerted.
+    :param delivery_status: for a delivery alert, ``{"billing_period", "execution_id", "status"}``
+        to write to the delivery log once the alert is out (quarantined or held back).
+    """
+
+    def __init__(
+        self,
+        *,
+        findings: list[dict[str, Any]] | None = None,
+        delivery_status: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.findings = findings or []
+        self.delivery_status = delivery_status
+
+    def execute(self, context: Any) -> Any:
+        from focus_pipeline import delivery_log, findings, pipeline
+
+        response = super().execute(context)
+        message_id = response.get("MessageId", "") if isinstance(response, dict) else str(response or "")
+        config = render_config()
+        hook = pipeline.s3_hook(config)
+        if self.findings:
+            findings.mark_alerted(hook, config, self.findings, message_id)
+            self.log.info("Marked %d fingerprints as alerted (message %s)", len(self.findings), message_id)
+        if self.delivery_status:
+            delivery_log.update_record(
+                hook,
+                config,
+                self.delivery_status["billing_period"],
+                self.delivery_status["execution_id"],
+                status=self.delivery_status["status"],
+                alerted_message_id=message_id,
+            )
+        return response

@@ -20,7 +20,11 @@ STAGED = "staged"
 PROMOTED = "promoted"
 QUARANTINED = "quarantined"
 REGRESSED = "regressed"
-TERMINAL_STATUSES = frozenset({PROMOTED, QUARANTINED, REGRESSED})
+# An older delivery that reached promotion after a newer one of its period was already promoted.
+SUPERSEDED = "superseded"
+# A delivery whose runs kept failing: given up after PipelineConfig.max_attempts, with an alert.
+FAILED = "failed"
+TERMINAL_STATUSES = frozenset({PROMOTED, QUARANTINED, REGRESSED, SUPERSEDED, FAILED})
 
 
 def record_key(config: PipelineConfig, billing_period: str, execution_id: str) -> str:
@@ -70,10 +74,10 @@ def list_records(s3_hook: Any, config: PipelineConfig, periods: list[str] | None
     )
 
 
-def processed_execution_ids(s3_hook: Any, config: PipelineConfig, periods: list[str]) -> set[str]:
-    """Execution ids whose delivery reached a terminal status (promoted, quarantined or regressed)."""
-    return {
-        record["execution_id"]
-        for record in list_records(s3_hook, config, periods)
-        if record.get("status") in TERMINAL_STATUSES
-    }
+def processed_execution_ids(
+    s3_hook: Any, config: PipelineConfig, periods: list[str], records: list[dict] | None = None
+) -> set[str]:
+    """Execution ids whose delivery reached a terminal status (promoted, quarantined, held back...)."""
+    if records is None:
+        records = list_records(s3_hook, config, periods)
+    return {record["execution_id"] for record in records if record.get("status") in TERMINAL_STATUSES}

@@ -66,6 +66,7 @@ class Readiness:
     ready: list[Manifest] = field(default_factory=list)
     waiting: dict[str, str] = field(default_factory=dict)  # manifest key -> reason
     processed: list[str] = field(default_factory=list)  # manifest keys already handled
+    invalid: dict[str, str] = field(default_factory=dict)  # manifest key -> why it cannot be used
 
 
 def billing_period_of_key(key: str) -> str | None:
@@ -175,7 +176,13 @@ def scan_export(
     for item in list_manifests(s3_hook, bucket, export_root, periods):
         key = item["Key"]
         body = s3_hook.read_key(key, bucket)
-        manifest = parse_manifest(body, bucket=bucket, key=key, last_modified=item["LastModified"])
+        try:
+            manifest = parse_manifest(body, bucket=bucket, key=key, last_modified=item["LastModified"])
+        except ManifestError as err:
+            # One broken manifest must not stop the other periods' deliveries; the caller reports it.
+            log.error("Skipping manifest s3://%s/%s: %s", bucket, key, err)
+            readiness.invalid[key] = str(err)
+            continue
         if manifest.execution_id in processed_execution_ids:
             readiness.processed.append(key)
             continue

@@ -17,6 +17,10 @@ from focus_pipeline.config import PipelineConfig
 log = logging.getLogger(__name__)
 
 
+class DeliveryFailedError(RuntimeError):
+    """A delivery failed ``max_attempts`` runs in a row and was marked failed."""
+
+
 class NoOutputLocationError(RuntimeError):
     """Neither the Athena workgroup nor the pipeline configuration gives a query result location."""
 
@@ -39,11 +43,22 @@ def client(config: PipelineConfig, service: str) -> Any:
 # Sense and select -----------------------------------------------------------------------------
 
 
-def scan_for_deliveries(config: PipelineConfig, now: datetime) -> exports.Readiness:
-    """Scan the export location for complete deliveries not yet processed, in the periods in scope."""
+def scan_for_deliveries(
+    config: PipelineConfig, now: datetime, reprocess: str | None = None
+) -> exports.Readiness:
+    """Scan the export location for complete deliveries not yet processed, in the periods in scope.
+
+    :param reprocess: execution id of a held-back or failed delivery to offer again (run conf
+        ``accept_regression`` or ``retry_delivery``).
+    """
+    import dataclasses
+
     hook = s3_hook(config)
     periods = exports.periods_in_scope(now, config.previous_period_until_day)
-    processed = delivery_log.processed_execution_ids(hook, config, periods)
+    records = delivery_log.list_records(hook, config, periods)
+    processed = delivery_log.processed_execution_ids(hook, config, periods, records)
+    if reprocess:
+        processed.discard(reprocess)
     readiness = exports.scan_export(
         hook,
         bucket=config.export_bucket,
@@ -51,6 +66,15 @@ def scan_for_deliveries(config: PipelineConfig, now: datetime) -> exports.Readin
         periods=periods,
         processed_execution_ids=processed,
     )
+    # A delivery seen before keeps the delivery id it was staged under, even if its manifest object
+    # was written again since (a replication re-sync changes LastModified, not the delivery).
+    first_seen = {record["execution_id"]: record.get("manifest_last_modified") for record in records}
+    readiness.ready = [
+        dataclasses.replace(manifest, last_modified=first_seen[manifest.execution_id])
+        if first_seen.get(manifest.execution_id)
+        else manifest
+        for manifest in readiness.ready
+    ]
     log.info(
         "Billing periods %s: %d ready, %d waiting, %d already processed",
         ", ".join(periods),
@@ -64,16 +88,31 @@ def scan_for_deliveries(config: PipelineConfig, now: datetime) -> exports.Readin
 # Stage ----------------------------------------------------------------------------------------
 
 
-def stage(config: PipelineConfig, manifest: exports.Manifest) -> dict[str, Any]:
+def stage(config: PipelineConfig, manifest: exports.Manifest, retry: bool = False) -> dict[str, Any]:
     """Stage a delivery, normalising it in Athena first when its files are not canonical FOCUS 1.2.
 
     Returns what later tasks need: the manifest, the staged snapshot files, and the raw files of a
-    normalised delivery.
+    normalised delivery. Each call counts an attempt; past ``max_attempts`` the delivery is marked
+    failed, unless ``retry`` (an operator's rerun) starts the count again.
     """
     from focus_pipeline import normalise, validation
 
     hook = s3_hook(config)
     started = datetime.now(UTC)
+    previous = delivery_log.read_record(hook, config, manifest.billing_period, manifest.execution_id) or {}
+    attempts = 1 if retry else int(previous.get("attempts", 0)) + 1
+    if attempts > config.max_attempts:
+        delivery_log.update_record(
+            hook, config, manifest.billing_period, manifest.execution_id, status=delivery_log.FAILED
+        )
+        raise DeliveryFailedError(
+            f"Delivery {manifest.execution_id} of {manifest.billing_period} failed {attempts - 1} runs in a "
+            "row; it is marked failed so later deliveries go ahead. Fix the cause, then rerun with the run "
+            f'conf {{"retry_delivery": "{manifest.execution_id}"}}.'
+        )
+    delivery_log.update_record(
+        hook, config, manifest.billing_period, manifest.execution_id, attempts=attempts
+    )
     access = validation.resolve_aws_access(config)
     filesystem = validation.footer_filesystem(access)
     sources = [exports.parse_s3_uri(uri) for uri in manifest.data_files]
@@ -139,7 +178,11 @@ def stage(config: PipelineConfig, manifest: exports.Manifest) -> dict[str, Any]:
 # Validate, promote, quarantine ----------------------------------------------------------------
 
 
-def validate(config: PipelineConfig, staged: dict[str, Any]) -> dict[str, Any]:
+def validate(
+    config: PipelineConfig, staged: dict[str, Any], accept_regression: bool = False
+) -> dict[str, Any]:
+    """Validate a staged delivery; with ``accept_regression`` it is not compared with the current
+    snapshot (an operator confirmed that a shrinking restatement is right)."""
     from focus_pipeline import validation
 
     manifest = exports.Manifest.from_dict(staged["manifest"])
@@ -151,7 +194,9 @@ def validate(config: PipelineConfig, staged: dict[str, Any]) -> dict[str, Any]:
         execution_id=manifest.execution_id,
         staged_files=staged["staged_files"],
         manifest_files=list(manifest.data_files),
-        current=current if current and current["delivery_id"] != manifest.delivery_id else None,
+        current=None
+        if accept_regression or not current or current["delivery_id"] == manifest.delivery_id
+        else current,
         raw_files=staged["raw_files"],
         poll_interval=config.poll_seconds,
     )
@@ -181,6 +226,19 @@ def promote(config: PipelineConfig, staged: dict[str, Any], report: dict[str, An
         execution_id=manifest.execution_id,
         stats=report["stats"],
     )
+    if action == "superseded":
+        delivery_log.update_record(
+            s3_hook(config),
+            config,
+            manifest.billing_period,
+            manifest.execution_id,
+            status=delivery_log.SUPERSEDED,
+        )
+        return {
+            "billing_period": manifest.billing_period,
+            "delivery_id": manifest.delivery_id,
+            "action": action,
+        }
     promote_period_account(config, manifest)
     delivery_log.update_record(
         s3_hook(config),
@@ -219,23 +277,19 @@ def promote_period_account(config: PipelineConfig, manifest: exports.Manifest) -
 
 
 def quarantine(config: PipelineConfig, staged: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
-    """Leave a failed or regressed delivery staged and unpromoted, and build its alert."""
+    """Build the alert of a failed or regressed delivery, which stays staged and unpromoted.
+
+    The delivery's terminal status (quarantined or held back) is written by the publish task once
+    the alert is out, so a failed publish leaves the delivery to be handled, and alerted, again.
+    """
     from focus_pipeline.validation import ValidationReport
 
     manifest = exports.Manifest.from_dict(staged["manifest"])
     outcome = report["outcome"]
     status = delivery_log.REGRESSED if outcome == "regressed" else delivery_log.QUARANTINED
-    delivery_log.update_record(
-        s3_hook(config),
-        config,
-        manifest.billing_period,
-        manifest.execution_id,
-        status=status,
-        quarantined_at=datetime.now(UTC).isoformat(),
-    )
     summary = ValidationReport.from_dict(report).summary()
     log.warning("Delivery %s of %s %s: %s", manifest.execution_id, manifest.billing_period, status, summary)
-    return findings.delivery_alert(
+    request = findings.delivery_alert(
         config=config,
         billing_period=manifest.billing_period,
         execution_id=manifest.execution_id,
@@ -243,6 +297,17 @@ def quarantine(config: PipelineConfig, staged: dict[str, Any], report: dict[str,
         summary=summary,
         severity="high" if status == delivery_log.QUARANTINED else "medium",
     )
+    if status == delivery_log.REGRESSED:
+        request["message"] += (
+            "\nIf the restatement is right, promote it with the run conf "
+            f'{{"accept_regression": "{manifest.execution_id}"}}.\n'
+        )
+    request["delivery_status"] = {
+        "billing_period": manifest.billing_period,
+        "execution_id": manifest.execution_id,
+        "status": status,
+    }
+    return request
 
 
 def drift_alert(config: PipelineConfig, staged: dict[str, Any], report: dict[str, Any]) -> dict | None:
@@ -462,33 +527,34 @@ def prepare_alerts(
     context_line: str,
 ) -> list[dict[str, Any]]:
     """Return the SNS publish requests of this run: delivery alerts, then one per detection with
-    findings not alerted before in their billing period. Backfills send nothing unless enabled."""
-    if not alerts_enabled:
-        log.info("Alerts are off for this run (backfill); %d findings recorded only", len(recorded))
-        return []
-    unalerted = findings.select_unalerted(s3_hook(config), config, recorded)
-    requests = list(delivery_alerts) + findings.build_messages(
-        unalerted, config=config, context_line=context_line
-    )
-    by_fingerprint = {finding["fingerprint"]: finding for finding in unalerted}
-    for request in requests:
-        request["findings"] = [by_fingerprint[fp] for fp in request.get("fingerprints", [])]
-    log.info("Prepared %d alerts (%d new findings)", len(requests), len(unalerted))
+    findings not alerted before in their billing period.
+
+    Delivery alerts (quarantine, hold-back, drift) always go out. Finding alerts of a backfill run
+    go out only when ``alerts_enabled``; the findings are recorded either way.
+    """
+    requests = list(delivery_alerts)
+    if alerts_enabled:
+        unalerted = findings.select_unalerted(s3_hook(config), config, recorded)
+        by_fingerprint = {finding["fingerprint"]: finding for finding in unalerted}
+        for request in findings.build_messages(unalerted, config=config, context_line=context_line):
+            request["findings"] = [by_fingerprint[fp] for fp in request["fingerprints"]]
+            requests.append(request)
+        log.info("Prepared %d alerts (%d new findings)", len(requests), len(unalerted))
+    else:
+        log.info("Finding alerts are off for this run (backfill); %d findings recorded only", len(recorded))
     return requests
 
 
 def publish_kwargs(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Keep only the arguments SnsPublishOperator takes."""
-    names = ("message", "subject", "message_attributes", "message_deduplication_id", "message_group_id")
+    """Keep the arguments PublishAlertOperator takes: the SNS fields, the findings to mark as
+    alerted, and the delivery status to write once the alert is out."""
+    names = (
+        "message",
+        "subject",
+        "message_attributes",
+        "message_deduplication_id",
+        "message_group_id",
+        "findings",
+        "delivery_status",
+    )
     return [{name: request[name] for name in names if name in request} for request in requests]
-
-
-def record_alerts(config: PipelineConfig, requests: list[dict[str, Any]], responses: list[Any]) -> int:
-    """Mark the fingerprints of published messages as alerted for their billing period."""
-    hook = s3_hook(config)
-    count = 0
-    for request, response in zip(requests, responses, strict=True):
-        message_id = response.get("MessageId", "") if isinstance(response, dict) else str(response or "")
-        findings.mark_alerted(hook, config, request.get("findings", []), message_id)
-        count += len(request.get("findings", []))
-    return count

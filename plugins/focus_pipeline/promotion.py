@@ -40,6 +40,7 @@ def current_snapshot(glue_client: Any, config: PipelineConfig, billing_period: s
         "execution_id": parameters.get("execution_id"),
         "rows": int(parameters.get("rows", 0)),
         "billed_cost": float(parameters.get("billed_cost", 0.0)),
+        "usage_cost": float(parameters["usage_cost"]) if "usage_cost" in parameters else None,
         "max_charge_period_start": parameters.get("max_charge_period_start") or None,
     }
 
@@ -69,8 +70,11 @@ def promote_snapshot(
 ) -> str:
     """Point the period's focus_current partition at ``location`` in one Glue call.
 
-    Returns ``"created"`` or ``"updated"``. The partition copies the table's storage descriptor
-    (columns, SerDe), so every promoted snapshot is read with the canonical FOCUS 1.2 schema.
+    Returns ``"created"``, ``"updated"``, or ``"superseded"`` when the period already holds a newer
+    delivery (delivery ids start with the manifest time, so they sort by time): two runs that
+    overlap, such as a backfill beside the live run, never put an older snapshot back. The partition
+    copies the table's storage descriptor (columns, SerDe), so every promoted snapshot is read with
+    the canonical FOCUS 1.2 schema.
     """
     table = glue_client.get_table(DatabaseName=config.database, Name=config.current_table)["Table"]
     storage = copy.deepcopy(table["StorageDescriptor"])
@@ -83,11 +87,21 @@ def promote_snapshot(
             "execution_id": execution_id,
             "rows": str(stats.get("rows", 0)),
             "billed_cost": repr(float(stats.get("billed_cost") or 0.0)),
+            "usage_cost": repr(float(stats.get("usage_cost") or 0.0)),
             "max_charge_period_start": str(stats.get("max_charge_period_start") or ""),
             "promoted_at": datetime.now(UTC).isoformat(),
         },
     }
     existing = current_partition(glue_client, config, billing_period)
+    current_delivery = (existing or {}).get("Parameters", {}).get("delivery_id") or ""
+    if current_delivery > delivery_id:
+        log.warning(
+            "Not promoting %s for %s: the newer delivery %s is already current",
+            delivery_id,
+            billing_period,
+            current_delivery,
+        )
+        return "superseded"
     if existing is None:
         glue_client.create_partition(
             DatabaseName=config.database, TableName=config.current_table, PartitionInput=partition_input

@@ -160,18 +160,29 @@ def test_check_manifest_missing_empty_and_extra():
 
 
 def test_regression_shrunk_delivery_held_back():
-    current = {"rows": 900, "billed_cost": 450.0, "max_charge_period_start": "2026-04-09 00:00:00"}
-    stats = {"rows": 500, "billed_cost": 250.0, "max_charge_period_start": "2026-04-05 00:00:00"}
+    current = {"rows": 900, "usage_cost": 450.0, "max_charge_period_start": "2026-04-09 00:00:00"}
+    stats = {"rows": 500, "usage_cost": 250.0, "max_charge_period_start": "2026-04-05 00:00:00"}
     messages = check_regression(stats, current, 0.02)
     assert len(messages) == 3
     assert "max ChargePeriodStart went back" in messages[0]
     assert "row count shrank from 900 to 500" in messages[1]
-    assert "total BilledCost" in messages[2]
+    assert "Usage BilledCost shrank from 450.0 to 250.0" in messages[2]
+
+
+def test_regression_ignores_month_end_credit():
+    current = {
+        "rows": 1000,
+        "billed_cost": 500.0,
+        "usage_cost": 500.0,
+        "max_charge_period_start": "2026-04-30",
+    }
+    stats = {"rows": 1001, "billed_cost": 450.0, "usage_cost": 500.0, "max_charge_period_start": "2026-04-30"}
+    assert check_regression(stats, current, 0.02) == []
 
 
 def test_regression_small_restatement_passes():
-    current = {"rows": 1000, "billed_cost": 500.0, "max_charge_period_start": "2026-04-09 00:00:00"}
-    stats = {"rows": 995, "billed_cost": 495.0, "max_charge_period_start": "2026-04-09 00:00:00"}
+    current = {"rows": 1000, "usage_cost": 500.0, "max_charge_period_start": "2026-04-09 00:00:00"}
+    stats = {"rows": 995, "usage_cost": 495.0, "max_charge_period_start": "2026-04-09 00:00:00"}
     assert check_regression(stats, current, 0.02) == []
 
 
@@ -183,8 +194,8 @@ def test_regression_without_current_or_empty_current():
 
 
 def test_regression_ignores_negative_total_baseline():
-    current = {"rows": 3, "billed_cost": -10.0, "max_charge_period_start": "2026-04-02 00:00:00"}
-    stats = {"rows": 3, "billed_cost": -20.0, "max_charge_period_start": "2026-04-02 00:00:00"}
+    current = {"rows": 3, "usage_cost": -10.0, "max_charge_period_start": "2026-04-02 00:00:00"}
+    stats = {"rows": 3, "usage_cost": -20.0, "max_charge_period_start": "2026-04-02 00:00:00"}
     assert check_regression(stats, current, 0.02) == []
 
 
