@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import posixpath
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from focus_pipeline.config import PipelineConfig
@@ -40,6 +41,14 @@ def snapshot_location(config: PipelineConfig, billing_period: str, delivery_id: 
     return f"s3://{config.bucket}/{snapshot_prefix(config, billing_period, delivery_id)}"
 
 
+def _same_etag(source: dict[str, Any], target: dict[str, Any]) -> bool:
+    """Compare ETags where they are content hashes. A multipart upload's ETag ("<hash>-<parts>")
+    is not, and a server-side copy gets a new one, so only the size can be compared then."""
+    if "-" in source["ETag"] or "-" in target["ETag"]:
+        return True
+    return source["ETag"] == target["ETag"]
+
+
 def raw_prefix(config: PipelineConfig, billing_period: str, delivery_id: str) -> str:
     """Key prefix for a delivery that must be normalised first; the crawler never sees it."""
     root = config.snapshots_prefix.rsplit("/", 1)[0] if "/" in config.snapshots_prefix else ""
@@ -52,8 +61,10 @@ def stage_delivery(
     """Copy the manifest's data files to ``prefix`` (default: the snapshot folder) and check that each
     arrived whole.
 
-    Idempotent: a file already staged with the source's size and ETag is not copied again. A staged
-    file that differs from its source is an error, because snapshot folders are immutable.
+    Idempotent: a file already staged with the source's size is not copied again. A staged file
+    that differs from its source is an error, because snapshot folders are immutable. So is a source
+    file written after the manifest: in OVERWRITE_REPORT mode that means the next refresh is being
+    written over this delivery, and copying it would mix two deliveries.
     """
     names = [posixpath.basename(parse_s3_uri(uri)[1]) for uri in manifest.data_files]
     if len(set(names)) != len(names):
@@ -72,6 +83,14 @@ def stage_delivery(
                 f"Data file {uri} of delivery {manifest.execution_id} vanished before staging; a newer "
                 "refresh may have replaced it (OVERWRITE_REPORT mode). The next run stages the new delivery."
             )
+        written = source.get("LastModified")
+        manifest_time = datetime.fromisoformat(manifest.last_modified) if manifest.last_modified else None
+        if written is not None and manifest_time is not None and written > manifest_time:
+            raise StagingError(
+                f"Data file {uri} was written at {written.isoformat()}, after the manifest of delivery "
+                f"{manifest.execution_id} ({manifest.last_modified}): a newer refresh is replacing it. "
+                "The next run stages that refresh instead."
+            )
         target_key = prefix + posixpath.basename(source_key)
         target = s3_hook.head_object(target_key, config.bucket)
         if target is None:
@@ -88,7 +107,7 @@ def stage_delivery(
         if (
             target is None
             or target["ContentLength"] != source["ContentLength"]
-            or target["ETag"] != source["ETag"]
+            or not _same_etag(source, target)
         ):
             raise StagingError(
                 f"Staged copy s3://{config.bucket}/{target_key} differs from its source {uri} "
