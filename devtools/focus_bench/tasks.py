@@ -144,7 +144,8 @@ def critical_path(
         entry["start"] = min(entry["start"], item["start"])
         entry["end"] = max(entry["end"], item["end"])
     path = []
-    current = last if last in by_task else None
+    # A run with nothing to publish skips the last task; the path then ends at the task that ended last.
+    current = last if last in by_task else max(by_task, key=lambda name: by_task[name]["end"], default=None)
     while current is not None:
         entry = by_task[current]
         path.append({**entry, "seconds": round(entry["end"] - entry["start"], 3)})
