@@ -224,9 +224,11 @@ def _run_statement(
         if status["State"] in _TERMINAL_STATES:
             break
         if time.monotonic() > deadline:
+            # Stop it, so an UNLOAD does not go on writing into the snapshot folder after the task failed.
+            athena.stop_query_execution(QueryExecutionId=query_id)
             raise NormalisationError(
-                f"Athena query {query_id} timed out after {timeout:.0f} s in state {status['State']}; "
-                "check it in the Athena console and raise the timeout if the delivery is large."
+                f"Athena query {query_id} timed out after {timeout:.0f} s in state {status['State']} "
+                "and was stopped; raise the timeout if the delivery is large."
             )
         time.sleep(poll_interval)
     if status["State"] != "SUCCEEDED":

@@ -17,6 +17,10 @@ from focus_pipeline.config import PipelineConfig
 log = logging.getLogger(__name__)
 
 
+# Written into a snapshot folder once Athena has normalised a delivery into it completely.
+NORMALISED_MARKER = "_normalised"
+
+
 class DeliveryFailedError(RuntimeError):
     """A delivery failed ``max_attempts`` runs in a row and was marked failed."""
 
@@ -126,7 +130,16 @@ def stage(config: PipelineConfig, manifest: exports.Manifest, retry: bool = Fals
         raw_prefix = staging.raw_prefix(config, manifest.billing_period, manifest.delivery_id)
         raw = staging.stage_delivery(hook, config, manifest, prefix=raw_prefix)
         raw_files = [{"key": item.key, "size": item.size} for item in raw]
-        if not hook.list_keys(config.bucket, prefix=snapshot_prefix):
+        # The crawler skips objects whose name starts with "_", so the marker never becomes data.
+        marker = snapshot_prefix + NORMALISED_MARKER
+        existing = hook.list_keys(config.bucket, prefix=snapshot_prefix) or []
+        if existing and marker not in existing:
+            raise staging.StagingError(
+                f"Snapshot folder s3://{config.bucket}/{snapshot_prefix} holds the output of an "
+                "interrupted normalisation. Delete that folder, then rerun with the run conf "
+                f'{{"retry_delivery": "{manifest.execution_id}"}}; the raw files are kept.'
+            )
+        if not existing:
             normalise.normalise_delivery(
                 config=config,
                 file_schema=schema,
@@ -135,9 +148,11 @@ def stage(config: PipelineConfig, manifest: exports.Manifest, retry: bool = Fals
                 delivery=manifest.delivery_id,
                 poll_interval=config.poll_seconds,
             )
+            hook.load_string(datetime.now(UTC).isoformat(), marker, config.bucket, replace=True)
         staged_files = [
             {"key": key, "size": hook.head_object(key, config.bucket)["ContentLength"]}
             for key in hook.list_keys(config.bucket, prefix=snapshot_prefix) or []
+            if key != marker
         ]
     else:
         staged = staging.stage_delivery(hook, config, manifest)
