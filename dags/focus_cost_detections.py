@@ -29,6 +29,7 @@ from focus_pipeline.airflow_support import (
     PublishAlertOperator,
     alert_on_failure,
     alerts_enabled,
+    not_evaluated_entries,
     render_config,
     run_time,
 )
@@ -97,6 +98,7 @@ with DAG(
             config,
             recorded=recorded.get("findings", []),
             delivery_alerts=[],
+            not_evaluated=not_evaluated_entries(recorded),
             alerts_enabled=alerts_enabled(context, config),
             context_line=f"Daily cost detections of the run for {context['ds']}.",
         )

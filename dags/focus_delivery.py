@@ -37,6 +37,7 @@ from focus_pipeline.airflow_support import (
     PublishAlertOperator,
     alert_on_failure,
     alerts_enabled,
+    not_evaluated_entries,
     render_config,
     run_conf,
     run_time,
@@ -203,6 +204,7 @@ with DAG(
             config,
             recorded=(recorded or {}).get("findings", []),
             delivery_alerts=delivery_alerts,
+            not_evaluated=not_evaluated_entries(recorded),
             alerts_enabled=alerts_enabled(get_current_context(), config),
             context_line=f"Delivery {manifest['execution_id']} of {manifest['billing_period']}.",
         )

@@ -31,6 +31,12 @@ def run_time(context: Any) -> datetime:
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def not_evaluated_entries(recorded: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The "not evaluated: <column> absent" entries of a run's detection results."""
+    summary = (recorded or {}).get("summary", [])
+    return [entry for entry in summary if str(entry.get("status", "")).startswith("not evaluated")]
+
+
 def run_conf(context: Any) -> dict[str, Any]:
     """The run's conf (``airflow dags trigger --conf``), or an empty dict."""
     return dict(getattr(context.get("dag_run"), "conf", None) or {})

@@ -248,3 +248,39 @@ def delivery_alert(
             f"{billing_period}|{execution_id}|{outcome}".encode()
         ).hexdigest()[:64]
     return request
+
+
+def not_evaluated_marker(entry: dict[str, Any]) -> dict[str, Any]:
+    """Turn a "not evaluated: <column> absent" entry of a run's results into a record that can be
+    alerted once per billing period through the same markers as findings."""
+    detection_id = entry["detection_id"]
+    return {
+        "detection_id": detection_id,
+        "billing_period": entry["billing_period"],
+        "fingerprint": fingerprint("not_evaluated", {"resource_id": detection_id}),
+        "status": NEW,
+        "reason": entry["status"],
+    }
+
+
+def not_evaluated_alert(marker: dict[str, Any], *, config: PipelineConfig) -> dict[str, Any]:
+    """Build the publish request that reports a detection which could not run, so that silence is
+    never read as "0 findings"."""
+    detection_id, period = marker["detection_id"], marker["billing_period"]
+    request: dict[str, Any] = {
+        "subject": f"FOCUS detection not evaluated: {detection_id} ({period})"[:MAX_SUBJECT],
+        "message": (
+            f"Detection {detection_id} was not evaluated for billing period {period}: {marker['reason']}.\n"
+            "Its findings are unknown, not zero. Check the columns of the focus_current table.\n"
+        ),
+        "message_attributes": {"workload": "pipeline", "severity": "low", "detection_id": detection_id},
+        "fingerprints": [marker["fingerprint"]],
+        "finding_count": 0,
+        "findings": [marker],
+    }
+    if _is_fifo(config.topic_arn):
+        request["message_group_id"] = "not_evaluated"
+        request["message_deduplication_id"] = hashlib.sha256(
+            f"{period}|{marker['fingerprint']}".encode()
+        ).hexdigest()[:64]
+    return request

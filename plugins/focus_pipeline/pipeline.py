@@ -540,9 +540,11 @@ def prepare_alerts(
     delivery_alerts: list[dict[str, Any]],
     alerts_enabled: bool,
     context_line: str,
+    not_evaluated: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Return the SNS publish requests of this run: delivery alerts, then one per detection with
-    findings not alerted before in their billing period.
+    findings not alerted before in their billing period, then one per detection that could not
+    run for a missing column (once per billing period, like a finding).
 
     Delivery alerts (quarantine, hold-back, drift) always go out. Finding alerts of a backfill run
     go out only when ``alerts_enabled``; the findings are recorded either way.
@@ -554,6 +556,9 @@ def prepare_alerts(
         for request in findings.build_messages(unalerted, config=config, context_line=context_line):
             request["findings"] = [by_fingerprint[fp] for fp in request["fingerprints"]]
             requests.append(request)
+        skipped = [findings.not_evaluated_marker(entry) for entry in not_evaluated or []]
+        for marker in findings.select_unalerted(s3_hook(config), config, skipped):
+            requests.append(findings.not_evaluated_alert(marker, config=config))
         log.info("Prepared %d alerts (%d new findings)", len(requests), len(unalerted))
     else:
         log.info("Finding alerts are off for this run (backfill); %d findings recorded only", len(recorded))

@@ -81,3 +81,69 @@ def test_backfill_alert_policy(run_type, alert_on_backfill, conf, expected):
     context = {"dag_run": SimpleNamespace(run_type=run_type, conf=conf)}
 
     assert alerts_enabled(context, PipelineConfig(alert_on_backfill=alert_on_backfill)) is expected
+
+
+class MarkerListingHook:
+    """The one S3Hook call select_unalerted makes: listing the alerted markers of a period."""
+
+    def __init__(self, keys: list[str]):
+        self.keys = keys
+
+    def list_keys(self, bucket, prefix):
+        return [key for key in self.keys if key.startswith(prefix)]
+
+
+def test_not_evaluated_alerts_once_per_period(monkeypatch):
+    from focus_pipeline import findings, pipeline
+    from focus_pipeline.config import PipelineConfig
+
+    config = PipelineConfig()
+    skipped = [
+        {
+            "detection_id": "new_service",
+            "billing_period": "2026-12",
+            "status": "not evaluated: x_ServiceCode absent",
+        },
+        {
+            "detection_id": "new_region",
+            "billing_period": "2026-12",
+            "status": "not evaluated: RegionId absent",
+        },
+    ]
+    already = findings.not_evaluated_marker(skipped[1])["fingerprint"]
+    hook = MarkerListingHook([findings.alerted_prefix(config, "2026-12") + f"{already}.json"])
+    monkeypatch.setattr(pipeline, "s3_hook", lambda _config: hook)
+
+    requests = pipeline.prepare_alerts(
+        config, recorded=[], delivery_alerts=[], alerts_enabled=True, context_line="", not_evaluated=skipped
+    )
+
+    assert len(requests) == 1
+    assert requests[0]["subject"] == "FOCUS detection not evaluated: new_service (2026-12)"
+    assert "not evaluated: x_ServiceCode absent" in requests[0]["message"]
+    assert requests[0]["message_attributes"] == {
+        "workload": "pipeline",
+        "severity": "low",
+        "detection_id": "new_service",
+    }
+    assert [item["fingerprint"] for item in requests[0]["findings"]] == [
+        findings.not_evaluated_marker(skipped[0])["fingerprint"]
+    ]
+
+
+def test_backfill_still_sends_delivery_alerts(monkeypatch):
+    from focus_pipeline import pipeline
+    from focus_pipeline.config import PipelineConfig
+
+    monkeypatch.setattr(pipeline, "s3_hook", lambda _config: MarkerListingHook([]))
+    quarantine = {
+        "subject": "FOCUS delivery quarantined: 2026-12 e1",
+        "message": "m",
+        "message_attributes": {},
+    }
+
+    requests = pipeline.prepare_alerts(
+        PipelineConfig(), recorded=[], delivery_alerts=[quarantine], alerts_enabled=False, context_line=""
+    )
+
+    assert requests == [quarantine]
