@@ -136,6 +136,7 @@ locals {
     previous_period_until_day = var.previous_period_until_day
     regression_tolerance      = var.regression_tolerance
     max_attempts              = var.max_attempts
+    incomplete_delivery_hours = var.incomplete_delivery_hours
     alert_on_backfill         = var.alert_on_backfill
     member_account_roles      = var.member_account_roles
     athena_output_location    = var.athena_output_location

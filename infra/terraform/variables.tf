@@ -273,3 +273,9 @@ variable "by_account_prefix" {
   type        = string
   default     = "focus/by_account"
 }
+
+variable "incomplete_delivery_hours" {
+  description = "Hours a manifest may wait for its data files before the delivery sensor fails and alerts."
+  type        = number
+  default     = 6.0
+}

@@ -67,9 +67,19 @@ def check_for_delivery(files: list[dict[str, Any]], **context: Any) -> bool:
     from focus_pipeline import pipeline
 
     log.info("Manifests matched: %s", ", ".join(sorted(str(item.get("Key")) for item in files)) or "none")
-    readiness = pipeline.scan_for_deliveries(render_config(), run_time(context))
-    if readiness.ready:
+    config = render_config()
+    readiness = pipeline.scan_for_deliveries(config, run_time(context))
+    if readiness.ready or readiness.invalid:
+        # An invalid manifest goes on to select_delivery, which names it in a failure.
         return True
+    stale = readiness.stale(datetime.now(UTC), config.incomplete_delivery_hours)
+    if stale:
+        key, reason = next(iter(stale.items()))
+        raise RuntimeError(
+            f"Manifest s3://{config.export_bucket}/{key} has waited more than "
+            f"{config.incomplete_delivery_hours:g} hours for its data files ({reason}). Check the "
+            "export's delivery and the bucket's replication; the sensor resumes once the files arrive."
+        )
     if is_backfill(context):
         raise AirflowSkipException("No new delivery for this backfill run.")
     return False

@@ -80,6 +80,8 @@ class PipelineConfig:
     previous_period_until_day: int = 15
     # A later delivery may shrink row count or total cost by this share before it is held back.
     regression_tolerance: float = 0.02
+    # Hours a manifest may wait for its data files before the sensor fails and alerts.
+    incomplete_delivery_hours: float = 6.0
     # Runs that may fail on one delivery before it is marked failed and the next one is taken.
     max_attempts: int = 3
     # Send alerts for findings of backfill runs only when true.

@@ -67,6 +67,15 @@ class Readiness:
     waiting: dict[str, str] = field(default_factory=dict)  # manifest key -> reason
     processed: list[str] = field(default_factory=list)  # manifest keys already handled
     invalid: dict[str, str] = field(default_factory=dict)  # manifest key -> why it cannot be used
+    waiting_since: dict[str, str] = field(default_factory=dict)  # manifest key -> its LastModified
+
+    def stale(self, now: datetime, hours: float) -> dict[str, str]:
+        """The waiting manifests written more than ``hours`` before ``now``, with why they wait."""
+        return {
+            key: reason
+            for key, reason in self.waiting.items()
+            if (now - datetime.fromisoformat(self.waiting_since[key])).total_seconds() > hours * 3600
+        }
 
 
 def billing_period_of_key(key: str) -> str | None:
@@ -191,6 +200,7 @@ def scan_export(
             readiness.waiting[key] = (
                 f"{len(missing)} of {len(manifest.data_files)} data files missing or empty"
             )
+            readiness.waiting_since[key] = manifest.last_modified
             log.info(
                 "Delivery %s of %s is not complete yet: %s",
                 manifest.execution_id,

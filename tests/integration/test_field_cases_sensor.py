@@ -170,3 +170,26 @@ def test_listing_error_fails_and_alerts(aws, airflow_db):
     assert "wait_for_delivery" in alerts[0]["Subject"]
     assert "NoSuchBucket" in alerts[0]["Message"]
     assert delivery_records(aws) == []
+
+
+def test_sensor_fails_on_long_incomplete_delivery(sensor_env, monkeypatch):
+    aws = sensor_env
+    monkeypatch.setenv(
+        "AIRFLOW_VAR_FOCUS_PIPELINE_CONFIG",
+        json.dumps({"poll_seconds": 0.05, "incomplete_delivery_hours": 0}),
+    )
+    manifest = land_delivery(aws, focus_table([focus_row(0)]), "2026-04")
+    aws.client("s3").delete_object(
+        Bucket=aws.config.export_bucket, Key=manifest["dataFiles"][0].split("/", 3)[3]
+    )
+
+    with pytest.raises(RuntimeError, match="has waited more than 0 hours for its data files"):
+        make_sensor().poke({"data_interval_end": APRIL_RUN})
+
+
+def test_sensor_passes_invalid_manifest_on(sensor_env):
+    aws = sensor_env
+    key = f"{aws.config.export_root}/metadata/BILLING_PERIOD=2026-04/{aws.config.export_name}-Manifest.json"
+    aws.client("s3").put_object(Bucket=aws.config.export_bucket, Key=key, Body=b"{not json")
+
+    assert make_sensor().poke({"data_interval_end": APRIL_RUN}) is True

@@ -98,3 +98,17 @@ def test_manifest_outside_period_folder_rejected():
             key="exports/x-Manifest.json",
             last_modified="2026-04-09T08:00:00+00:00",
         )
+
+
+def test_readiness_stale_after_hours():
+    from focus_pipeline.exports import Readiness
+
+    readiness = Readiness(
+        waiting={"a": "1 of 2 data files missing or empty", "b": "2 of 2 data files missing or empty"},
+        waiting_since={"a": "2026-04-09T00:00:00+00:00", "b": "2026-04-09T07:00:00+00:00"},
+    )
+
+    assert readiness.stale(datetime(2026, 4, 9, 8, tzinfo=UTC), 6) == {
+        "a": "1 of 2 data files missing or empty"
+    }
+    assert readiness.stale(datetime(2026, 4, 9, 5, tzinfo=UTC), 6) == {}
