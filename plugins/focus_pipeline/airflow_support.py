@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 def render_config() -> PipelineConfig:
-    """The pipeline configuration, read when a task runs or a template renders (never at parse time)."""
+    """Load the pipeline configuration when a task runs or a template renders, never at parse time."""
     return load_config()
 
 
@@ -32,13 +32,13 @@ def run_time(context: Any) -> datetime:
 
 
 def not_evaluated_entries(recorded: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """The "not evaluated: <column> absent" entries of a run's detection results."""
+    """Return the "not evaluated: <column> absent" entries of a run's detection results."""
     summary = (recorded or {}).get("summary", [])
     return [entry for entry in summary if str(entry.get("status", "")).startswith("not evaluated")]
 
 
 def run_conf(context: Any) -> dict[str, Any]:
-    """The run's conf (``airflow dags trigger --conf``), or an empty dict."""
+    """Return the run's conf (``airflow dags trigger --conf``), or an empty dict."""
     return dict(getattr(context.get("dag_run"), "conf", None) or {})
 
 
@@ -49,7 +49,8 @@ def is_backfill(context: Any) -> bool:
 
 
 def alerts_enabled(context: Any, config: PipelineConfig) -> bool:
-    """Live runs alert; backfill runs alert only when ``alert_on_backfill`` or the run conf asks."""
+    """Return True for live runs, and for backfill runs only with ``alert_on_backfill`` or the run conf
+    ``{"alert": true}``."""
     if not is_backfill(context):
         return True
     conf = getattr(context.get("dag_run"), "conf", None) or {}

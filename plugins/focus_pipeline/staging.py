@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 class StagingError(RuntimeError):
-    """A data file could not be staged whole, or the snapshot folder holds something unexpected."""
+    """A data file could not be staged whole, or the snapshot folder contains something unexpected."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def _same_etag(source: dict[str, Any], target: dict[str, Any]) -> bool:
 
 
 def raw_prefix(config: PipelineConfig, billing_period: str, delivery_id: str) -> str:
-    """Key prefix for a delivery that must be normalised first; the crawler never sees it."""
+    """Key prefix for a delivery that must be normalised first, outside the crawler's target."""
     root = config.snapshots_prefix.rsplit("/", 1)[0] if "/" in config.snapshots_prefix else ""
     return f"{root + '/' if root else ''}raw/billing_period={billing_period}/delivery={delivery_id}/"
 
