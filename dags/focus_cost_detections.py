@@ -29,6 +29,7 @@ from focus_pipeline.airflow_support import (
     PublishAlertOperator,
     alert_on_failure,
     alerts_enabled,
+    mapped_results,
     not_evaluated_entries,
     render_config,
     run_time,
@@ -83,7 +84,7 @@ with DAG(
         return pipeline.collect_findings(
             render_config(),
             plan=plan,
-            query_execution_ids=list(query_execution_ids or []),
+            query_execution_ids=mapped_results(query_execution_ids),
             run_key=f"daily-{context['ds_nodash']}",
             execution_id=f"daily-{context['ds']}",
         )

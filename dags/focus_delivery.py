@@ -37,6 +37,7 @@ from focus_pipeline.airflow_support import (
     PublishAlertOperator,
     alert_on_failure,
     alerts_enabled,
+    mapped_results,
     not_evaluated_entries,
     render_config,
     run_conf,
@@ -93,7 +94,7 @@ with DAG(
         and promotes it without the comparison; ``{"retry_delivery": "<executionId>"}`` offers a
         delivery marked failed again.
         """
-        from airflow.exceptions import AirflowSkipException
+        from airflow.sdk.exceptions import AirflowSkipException
 
         from focus_pipeline import pipeline
 
@@ -140,7 +141,7 @@ with DAG(
 
     @task(outlets=[FOCUS_CURRENT])
     def promote_snapshot(staged: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
-        from airflow.exceptions import AirflowSkipException
+        from airflow.sdk.exceptions import AirflowSkipException
 
         from focus_pipeline import pipeline
 
@@ -187,7 +188,7 @@ with DAG(
         return pipeline.collect_findings(
             render_config(),
             plan=plan,
-            query_execution_ids=list(query_execution_ids or []),
+            query_execution_ids=mapped_results(query_execution_ids),
             run_key=manifest["delivery_id"],
             execution_id=manifest["execution_id"],
         )
@@ -219,7 +220,7 @@ with DAG(
     def finish_delivery(report: dict[str, Any]) -> str:
         # Runs after publish_alerts: a quarantine's alert is out (and its status written) by now.
         """End the run failed when the delivery was quarantined or held back, after its alert went out."""
-        from airflow.exceptions import AirflowFailException
+        from airflow.sdk.exceptions import AirflowFailException
 
         if not report["success"]:
             raise AirflowFailException(

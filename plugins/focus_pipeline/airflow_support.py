@@ -37,6 +37,17 @@ def not_evaluated_entries(recorded: dict[str, Any] | None) -> list[dict[str, Any
     return [entry for entry in summary if str(entry.get("status", "")).startswith("not evaluated")]
 
 
+def mapped_results(values: Any) -> list[Any]:
+    """Return the results of a mapped task as a list, reading them by index.
+
+    Iterating Airflow's lazy XCom sequence reads one index past the end and logs an error for it;
+    indexing up to its length does not.
+    """
+    if values is None:
+        return []
+    return [values[index] for index in range(len(values))]
+
+
 def run_conf(context: Any) -> dict[str, Any]:
     """Return the run's conf (``airflow dags trigger --conf``), or an empty dict."""
     return dict(getattr(context.get("dag_run"), "conf", None) or {})
@@ -63,7 +74,7 @@ def check_for_delivery(files: list[dict[str, Any]], **context: Any) -> bool:
     ``files`` are the manifests the sensor matched (Key, Size, LastModified), the same in poke and
     deferrable mode. Backfill runs check once and skip instead of waiting.
     """
-    from airflow.exceptions import AirflowSkipException
+    from airflow.sdk.exceptions import AirflowSkipException
 
     from focus_pipeline import pipeline
 
@@ -94,8 +105,8 @@ def require_connection(conn_id: str | None) -> None:
     local emulator, rather than fail. A missing ``aws_default`` keeps that fallback on purpose:
     on MWAA it means the environment's execution role.
     """
-    from airflow.exceptions import AirflowNotFoundException
     from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
 
     if conn_id is None or conn_id == AWS_CONN_ID:
         return
@@ -128,7 +139,7 @@ class DeliveryManifestSensor(S3KeySensor):
         return super().poke(context)
 
     def execute(self, context: Any) -> None:
-        from airflow.exceptions import AirflowSensorTimeout, AirflowSkipException
+        from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
         try:
             super().execute(context)
@@ -161,7 +172,7 @@ class DeliveryManifestSensor(S3KeySensor):
         return files
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
-        from airflow.exceptions import AirflowSensorTimeout, AirflowSkipException
+        from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
         try:
             return super().resume_execution(next_method, next_kwargs, context)

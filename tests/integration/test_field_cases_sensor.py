@@ -138,7 +138,7 @@ def test_sensor_unreachable_endpoint_fails(sensor_env, monkeypatch):
 
 
 def test_sensor_unknown_connection_fails(sensor_env):
-    from airflow.exceptions import AirflowNotFoundException
+    from airflow.sdk.exceptions import AirflowNotFoundException
 
     sensor = make_sensor(aws_conn_id="aws_no_such_connection")
 
