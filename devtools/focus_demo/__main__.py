@@ -20,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from focus_pipeline.findings import ENTITY_KEYS
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUTPUT = REPO_ROOT / "build" / "demo"
 # Role the CloudWatch check assumes in the account that runs the demo's SageMaker endpoints.
@@ -122,7 +124,8 @@ def demo_history(months: int, accounts: int) -> list[Any]:
 
 def seed_cloudwatch(aws: Any, day: datetime) -> None:
     """Publish SageMaker Invocations in the endpoints' member account, through the role the CloudWatch
-    check assumes: the busy endpoint is called, the idle one reports zero."""
+    check assumes: the busy endpoint is called every day of the check's week, the idle one reports
+    zero."""
     import boto3
 
     from focus_generator import catalog
@@ -149,10 +152,11 @@ def seed_cloudwatch(aws: Any, day: datetime) -> None:
                         {"Name": "EndpointName", "Value": name},
                         {"Name": "VariantName", "Value": "AllTraffic"},
                     ],
-                    "Timestamp": day + timedelta(hours=hour),
+                    "Timestamp": day - timedelta(days=days_back) + timedelta(hours=hour),
                     "Value": count,
                     "Unit": "None",
                 }
+                for days_back in range(8)
                 for hour in range(0, 24, 6)
             ],
         )
@@ -233,6 +237,9 @@ def summarise(aws: Any, config: Any, notifications: list[dict[str, Any]]) -> dic
                 "billing_period": finding["billing_period"],
                 "status": finding["status"],
                 "alerted": finding["fingerprint"] in alerted,
+                "entity": {key: finding[key] for key in ENTITY_KEYS if finding.get(key)},
+                "amount": finding.get("amount"),
+                "evidence": finding.get("evidence"),
             }
             for finding in sorted(unique.values(), key=lambda f: (f["billing_period"], f["detection_id"]))
         ],
@@ -319,15 +326,13 @@ def main(argv: list[str] | None = None) -> int:
                 messages = drain_queue(aws("sqs"), resources["queue_url"])
                 notifications.extend(messages)
                 print_delivery(delivery, states, messages)
-            day_after = datetime.combine(generator_config.scenario_day, datetime.min.time(), UTC) + timedelta(
-                days=1
-            )
+            checked_day = datetime.combine(generator_config.scenario_day, datetime.min.time(), UTC)
+            # The cost DAG's run at midnight checks the day two days before it.
+            day_after = checked_day + timedelta(days=2)
             states = run_dag(dags["focus_cost_detections"], day_after)
             messages = drain_queue(aws("sqs"), resources["queue_url"])
             notifications.extend(messages)
-            print(
-                f"Daily cost detections for {generator_config.scenario_day}: {states.get('record_findings')}"
-            )
+            print(f"Daily cost detections for {checked_day:%Y-%m-%d}: {states.get('record_findings')}")
             for message in messages:
                 print(f"    SNS: {message.get('Subject')}")
 

@@ -75,3 +75,12 @@ def test_demo_alerts_each_fingerprint_once(summary):
 def test_demo_reports_quarantine(summary):
     subjects = [notification["subject"] for notification in summary["notifications"]]
     assert sum(subject.startswith("FOCUS delivery quarantined") for subject in subjects) == 1
+
+
+def test_demo_idle_endpoint_checked_in_cloudwatch(summary):
+    endpoints = [
+        finding for finding in summary["findings"] if finding["detection_id"] == "idle_sagemaker_endpoint"
+    ]
+    assert len(endpoints) == 1
+    assert endpoints[0]["entity"]["resource_id"].endswith(":endpoint/churn-model-staging")
+    assert json.loads(endpoints[0]["evidence"])["cloudwatch_status"] == "idle"
