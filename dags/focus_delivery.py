@@ -3,8 +3,8 @@
 
 Turns each AWS Data Exports delivery (FOCUS 1.2, Parquet) into the billing period's new current
 snapshot and the security findings it reveals, or into a quarantined delivery and an alert that
-says why. Each delivery is a full snapshot of its billing period, so promotion replaces the period
-in `focus_current` and nothing is ever double counted.
+gives the reason. Each delivery is a full snapshot of its billing period, so promotion replaces
+the period in `focus_current`, which has one snapshot per period and so never sums two.
 
 Steps: wait for a manifest whose executionId is new, stage exactly its data files into an immutable
 snapshot folder, crawl, validate with Great Expectations in Athena, promote (one Glue call) or

@@ -19,7 +19,7 @@ from focus_pipeline.exports import billing_period_of_key, parse_s3_uri
 
 
 def _run_time(billing_period: str) -> datetime:
-    """A run time that has the billing period in scope: the 2nd of the next month."""
+    """Return a run time that has the billing period in scope: the 2nd of the next month."""
     year, month = (int(part) for part in billing_period.split("-"))
     return datetime(year + month // 12, month % 12 + 1, 2, tzinfo=UTC)
 

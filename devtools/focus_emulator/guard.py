@@ -71,7 +71,7 @@ def check_request_url(url: str) -> None:
 
 def _before_send(request: Any, **_: Any) -> None:
     if _in_process_mock_active():
-        # moto's in-process mock (``mock_aws``) answers the request itself, so nothing is sent.
+        # moto's in-process mock (``mock_aws``) handles the request itself, so nothing is sent.
         return
     check_request_url(request.url)
 

@@ -20,9 +20,9 @@ def render_config() -> PipelineConfig:
 
 
 def run_time(context: Any) -> datetime:
-    """The moment a run stands for: its data interval end (or logical date), as an aware UTC datetime.
+    """Return the moment a run covers: its data interval end (or logical date), as an aware UTC datetime.
 
-    A live run gets about now; a backfill run gets its historical date, so it sees the billing
+    A live run gets about now; a backfill run gets its historical date, so it scans the billing
     periods that were in scope then.
     """
     moment = context.get("data_interval_end") or context.get("logical_date")

@@ -48,7 +48,7 @@ class Thresholds:
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    """Where the exports land, where snapshots go, and the names of the catalog, engine and topic."""
+    """Export location, snapshot location, and the names of the catalog, query engine and topic."""
 
     aws_conn_id: str = AWS_CONN_ID
     region_name: str = "us-east-1"
@@ -73,7 +73,7 @@ class PipelineConfig:
     # apply; the pipeline fails before its first query when neither gives one.
     athena_output_location: str | None = None
     # Seconds between status checks of Athena queries (validation, normalisation). Athena takes
-    # seconds per query; the local emulator answers in milliseconds, so its runs set this lower.
+    # seconds per query; the local emulator replies in milliseconds, so its runs set this lower.
     poll_seconds: float = 1.0
     # Keep sensing the previous billing period until this day of the month (AWS restates a
     # closed month for about two weeks).

@@ -61,7 +61,7 @@ class Manifest:
 
 @dataclass
 class Readiness:
-    """What a scan of the export found: complete unprocessed deliveries and why others wait."""
+    """Result of scanning an export: complete unprocessed deliveries, and the reason others wait."""
 
     ready: list[Manifest] = field(default_factory=list)
     waiting: dict[str, str] = field(default_factory=dict)  # manifest key -> reason
@@ -70,7 +70,7 @@ class Readiness:
     waiting_since: dict[str, str] = field(default_factory=dict)  # manifest key -> its LastModified
 
     def stale(self, now: datetime, hours: float) -> dict[str, str]:
-        """The waiting manifests written more than ``hours`` before ``now``, with why they wait."""
+        """Return the waiting manifests written more than ``hours`` before ``now``, with their reasons."""
         return {
             key: reason
             for key, reason in self.waiting.items()

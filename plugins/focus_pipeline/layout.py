@@ -41,7 +41,7 @@ LAYOUTS = (PERIOD, PERIOD_ACCOUNT)
 ACCOUNT_KEY = "sub_account"
 NO_ACCOUNT = "none"
 # Athena writes at most 100 partitions per UNLOAD or CTAS, and BatchUpdatePartition takes at
-# most 100 entries, so a period swapped in one call holds at most 100 accounts.
+# most 100 entries, so a period swapped in one call has at most 100 accounts.
 MAX_ACCOUNTS_PER_PERIOD = 100
 MARKER = "_layout_complete"
 _ACCOUNT_FOLDER = re.compile(rf"/{ACCOUNT_KEY}=([^/]+)/")
@@ -67,7 +67,7 @@ def delivery_prefix(config: PipelineConfig, billing_period: str, delivery_id: st
 
 
 def empty_location(config: PipelineConfig) -> str:
-    """Folder that never holds data: the location of an account absent from the current delivery."""
+    """Folder that never contains data: the location of an account absent from the current delivery."""
     return f"s3://{config.bucket}/{config.by_account_prefix.strip('/')}/empty/"
 
 

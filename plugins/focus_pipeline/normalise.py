@@ -10,7 +10,7 @@ What is rewritten:
   become typed NULLs, and ``x_CostCategories`` entries are merged into ``Tags`` (AWS moved cost
   categories into ``Tags`` in FOCUS_1_2_AWS). On a key present in both, the tag wins.
 - Timestamps delivered as ISO 8601 text (``T`` or space separator, ``Z``, ``+00:00`` or no zone)
-  or as integers since the epoch (seconds, milliseconds, microseconds or nanoseconds, told apart
+  or as integers since the epoch (seconds, milliseconds, microseconds or nanoseconds, distinguished
   by magnitude) become ``timestamp(3)`` in UTC. A value that does not parse becomes NULL, which
   fails the not-null check of the validation suite on that column.
 - Numbers in other numeric types or in text become ``double``, integer ids become text, and
@@ -106,7 +106,7 @@ def _timestamp_from_text(column: str) -> str:
 
 
 def _timestamp_from_epoch(column: str) -> str:
-    # Magnitude tells the unit apart for dates between 1973 and 5138: below 1e11 seconds, below
+    # Magnitude distinguishes the unit for dates between 1973 and 5138: below 1e11 seconds, below
     # 1e14 milliseconds, below 1e17 microseconds, otherwise nanoseconds.
     millis = (
         f"CASE WHEN abs({column}) < 100000000000 THEN {column} * 1000 "

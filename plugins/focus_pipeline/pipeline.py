@@ -135,7 +135,7 @@ def stage(config: PipelineConfig, manifest: exports.Manifest, retry: bool = Fals
         existing = hook.list_keys(config.bucket, prefix=snapshot_prefix) or []
         if existing and marker not in existing:
             raise staging.StagingError(
-                f"Snapshot folder s3://{config.bucket}/{snapshot_prefix} holds the output of an "
+                f"Snapshot folder s3://{config.bucket}/{snapshot_prefix} contains the output of an "
                 "interrupted normalisation. Delete that folder, then rerun with the run conf "
                 f'{{"retry_delivery": "{manifest.execution_id}"}}; the raw files are kept.'
             )

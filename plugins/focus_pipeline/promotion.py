@@ -29,7 +29,7 @@ def current_partition(glue_client: Any, config: PipelineConfig, billing_period: 
 
 
 def current_snapshot(glue_client: Any, config: PipelineConfig, billing_period: str) -> dict[str, Any] | None:
-    """Return what the current snapshot of a period holds (delivery, rows, billed cost), or None."""
+    """Return the current snapshot of a period (delivery, rows, billed cost), or None."""
     partition = current_partition(glue_client, config, billing_period)
     if partition is None:
         return None
@@ -70,7 +70,7 @@ def promote_snapshot(
 ) -> str:
     """Point the period's focus_current partition at ``location`` in one Glue call.
 
-    Returns ``"created"``, ``"updated"``, or ``"superseded"`` when the period already holds a newer
+    Returns ``"created"``, ``"updated"``, or ``"superseded"`` when the period already has a newer
     delivery (delivery ids start with the manifest time, so they sort by time): two runs that
     overlap, such as a backfill beside the live run, never put an older snapshot back. The partition
     copies the table's storage descriptor (columns, SerDe), so every promoted snapshot is read with

@@ -81,7 +81,7 @@ def run_dag(
 
     os.environ["AIRFLOW_VAR_FOCUS_PIPELINE_CONFIG"] = json.dumps({**FAST_CONFIG, **(config or {})})
     dag = load_dag(dag_id)
-    # The emulator answers in milliseconds: poll it often so a run takes seconds, not minutes.
+    # The emulator replies in milliseconds: poll it often so a run takes seconds, not minutes.
     for task in dag.tasks:
         # Retry at once: dag.test() waits out retry_delay between tries.
         task.retry_delay = timedelta(0)
